@@ -1,0 +1,141 @@
+/*
+ * The Internet checksum: RFC 1071 (computing), RFC 1624 (incremental update).
+ */
+#include <string.h>
+
+#include "wire/wire.h"
+
+static const char *const error_names[WIRE_E_COUNT] = {
+	[WIRE_OK] = "no error",
+	[WIRE_E_TRUNCATED] = "truncated header",
+	[WIRE_E_VERSION] = "wrong IP version",
+	[WIRE_E_IHL] = "IPv4 header length below 20",
+	[WIRE_E_HDR_PAST_END] = "header length past the end of the packet",
+	[WIRE_E_TOTAL_LEN] = "IP length does not match the packet",
+	[WIRE_E_EXT_HDR] = "IPv6 extension header past the end of the packet",
+	[WIRE_E_EXT_CHAIN] = "IPv6 extension header chain out of order or too long",
+	[WIRE_E_DOFF] = "TCP data offset below 5",
+	[WIRE_E_OPT_LEN] = "TCP option length below 2",
+	[WIRE_E_OPT_PAST_END] = "TCP option past the end of the header",
+	[WIRE_E_CHECKSUM] = "bad checksum",
+};
+
+const char *wire_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err >= WIRE_E_COUNT)
+		return "unknown error";
+	return error_names[err];
+}
+
+/*
+ * RFC 1071 2(B): the sum is independent of byte order, so words are added as
+ * they lie in memory and the result is put into network order once, at the
+ * end. Eight bytes per step, with the carry out of each add folded back in
+ * (end-around carry).
+ */
+uint64_t wire_csum_add(uint64_t sum, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		sum += w;
+		sum += sum < w;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		sum += w;
+		sum += sum < w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		sum += w;
+		sum += sum < w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		/* An odd last byte is the high byte of a word padded with zero. */
+		uint8_t pad[2] = { p[0], 0 };
+		uint16_t w;
+		memcpy(&w, pad, 2);
+		sum += w;
+		sum += sum < w;
+	}
+	return sum;
+}
+
+static bool host_is_little_endian(void)
+{
+	const uint16_t one = 1;
+	uint8_t first;
+	memcpy(&first, &one, 1);
+	return first == 1;
+}
+
+uint16_t wire_csum_finish(uint64_t sum)
+{
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	uint16_t folded = (uint16_t)~sum;
+	if (host_is_little_endian())
+		folded = (uint16_t)(folded << 8 | folded >> 8);
+	return folded;
+}
+
+uint16_t wire_csum(const void *buf, size_t len)
+{
+	return wire_csum_finish(wire_csum_add(0, buf, len));
+}
+
+/* RFC 1624 3: HC' = ~(~HC + ~m + m'), in one's-complement arithmetic. */
+uint16_t wire_csum_update16(uint16_t csum, uint16_t old_val, uint16_t new_val)
+{
+	uint32_t sum = (uint16_t)~csum;
+	sum += (uint16_t)~old_val;
+	sum += new_val;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+uint16_t wire_csum_update32(uint16_t csum, uint32_t old_val, uint32_t new_val)
+{
+	csum = wire_csum_update16(csum, (uint16_t)(old_val >> 16), (uint16_t)(new_val >> 16));
+	return wire_csum_update16(csum, (uint16_t)old_val, (uint16_t)new_val);
+}
+
+/* RFC 9293 3.1 (IPv4) and RFC 8200 8.1 (IPv6): the pseudo-header, serialized. */
+uint16_t wire_l4_csum(const struct wire_pseudo *ph, const uint8_t *seg, size_t len)
+{
+	uint8_t hdr[40];
+	size_t n;
+
+	if (ph->family == 4) {
+		memcpy(hdr, ph->src, 4);
+		memcpy(hdr + 4, ph->dst, 4);
+		hdr[8] = 0;
+		hdr[9] = ph->proto;
+		wire_put16(hdr + 10, (uint16_t)ph->len);
+		n = 12;
+	} else {
+		memcpy(hdr, ph->src, 16);
+		memcpy(hdr + 16, ph->dst, 16);
+		wire_put32(hdr + 32, ph->len);
+		hdr[36] = hdr[37] = hdr[38] = 0;
+		hdr[39] = ph->proto;
+		n = 40;
+	}
+	return wire_csum_finish(wire_csum_add(wire_csum_add(0, hdr, n), seg, len));
+}

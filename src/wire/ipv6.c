@@ -1,0 +1,116 @@
+/*
+ * IPv6 (RFC 8200): the fixed header, then the extension headers walked to the
+ * upper layer: hop-by-hop options, routing, fragment, destination options.
+ */
+#include <string.h>
+
+#include "wire/wire.h"
+
+static bool is_extension_header(uint8_t next)
+{
+	return next == WIRE_PROTO_HOPOPTS || next == WIRE_PROTO_ROUTING ||
+	       next == WIRE_PROTO_FRAGMENT || next == WIRE_PROTO_DSTOPTS;
+}
+
+/* RFC 8200 4.5: offset in 8-octet units, M flag in the low bit, identification. */
+static void parse_fragment_header(struct wire_ipv6 *ip, const uint8_t *h)
+{
+	uint16_t off_flags = wire_get16(h + 2);
+	ip->fragmented = true;
+	ip->frag_offset = (uint16_t)(off_flags & 0xfff8);
+	ip->frag_more = off_flags & 1;
+	ip->frag_id = wire_get32(h + 4);
+}
+
+/*
+ * Walks the extension headers in p[0..len). RFC 8200 4.1: the hop-by-hop
+ * header may only follow the fixed header.
+ */
+static int walk_extension_headers(struct wire_ipv6 *ip, const uint8_t *p, size_t len)
+{
+	uint8_t next = ip->next;
+	size_t at = 0;
+
+	while (is_extension_header(next)) {
+		if (ip->n_ext == WIRE_IPV6_MAX_EXT)
+			return -WIRE_E_EXT_CHAIN;
+		if (next == WIRE_PROTO_HOPOPTS && ip->n_ext != 0)
+			return -WIRE_E_EXT_CHAIN;
+		if (len - at < 8)
+			return -WIRE_E_EXT_HDR;
+		/* RFC 8200 4.5: the fragment header is 8 octets; the others say (n + 1) * 8. */
+		size_t ext_len = next == WIRE_PROTO_FRAGMENT ? 8 : ((size_t)p[at + 1] + 1) * 8;
+		if (ext_len > len - at)
+			return -WIRE_E_EXT_HDR;
+		struct wire_ipv6_ext *e = &ip->ext[ip->n_ext++];
+		e->type = next;
+		e->len = (uint16_t)ext_len;
+		e->data = p + at;
+		if (next == WIRE_PROTO_FRAGMENT)
+			parse_fragment_header(ip, p + at);
+		next = p[at];
+		at += ext_len;
+	}
+	ip->proto = next;
+	ip->payload = p + at;
+	ip->payload_len = len - at;
+	return 0;
+}
+
+int wire_ipv6_parse(struct wire_ipv6 *ip, const uint8_t *buf, size_t len)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (len < WIRE_IPV6_HDR_LEN)
+		return -WIRE_E_TRUNCATED;
+	if (buf[0] >> 4 != 6)
+		return -WIRE_E_VERSION;
+
+	uint32_t first = wire_get32(buf);
+	ip->tclass = (uint8_t)(first >> 20);
+	ip->flow = first & 0xfffff;
+	ip->plen = wire_get16(buf + 4);
+	ip->next = buf[6];
+	ip->hlim = buf[7];
+	memcpy(ip->src, buf + 8, 16);
+	memcpy(ip->dst, buf + 24, 16);
+
+	/* Bytes past the payload length are link padding. */
+	size_t avail = len - WIRE_IPV6_HDR_LEN;
+	size_t present = avail < ip->plen ? avail : ip->plen;
+	ip->missing = ip->plen - present;
+
+	int err = walk_extension_headers(ip, buf + WIRE_IPV6_HDR_LEN, present);
+	if (err)
+		return err;
+	/* A zero payload length means a jumbogram (RFC 2675), which is not supported. */
+	if (ip->missing || ip->plen == 0)
+		return -WIRE_E_TOTAL_LEN;
+	return 0;
+}
+
+size_t wire_ipv6_emit(const struct wire_ipv6 *ip, uint8_t *buf, size_t cap)
+{
+	if (cap < WIRE_IPV6_HDR_LEN || ip->flow > 0xfffff)
+		return 0;
+	wire_put32(buf, 6u << 28 | (uint32_t)ip->tclass << 20 | ip->flow);
+	wire_put16(buf + 4, ip->plen);
+	buf[6] = ip->next;
+	buf[7] = ip->hlim;
+	memcpy(buf + 8, ip->src, 16);
+	memcpy(buf + 24, ip->dst, 16);
+	return WIRE_IPV6_HDR_LEN;
+}
+
+void wire_ipv6_pseudo(const struct wire_ipv6 *ip, struct wire_pseudo *ph)
+{
+	memset(ph, 0, sizeof(*ph));
+	ph->family = 6;
+	ph->proto = ip->proto;
+	memcpy(ph->src, ip->src, 16);
+	memcpy(ph->dst, ip->dst, 16);
+	/* RFC 8200 8.1: the upper-layer length excludes the extension headers. */
+	size_t ext = 0;
+	for (unsigned i = 0; i < ip->n_ext; i++)
+		ext += ip->ext[i].len;
+	ph->len = ip->plen > ext ? (uint32_t)(ip->plen - ext) : 0;
+}

@@ -1,0 +1,202 @@
+/*
+ * TCP options (RFC 9293 3.2): MSS, window scale and timestamps (RFC 7323),
+ * SACK-permitted and SACK (RFC 2018), MD5 signature (RFC 2385), MPTCP
+ * (RFC 8684) and Fast Open (RFC 7413); other kinds are kept opaque.
+ */
+#include <string.h>
+
+#include "wire/wire.h"
+
+/* Is `len` the right length for `kind`? Unknown kinds take any length >= 2. */
+static bool option_length_fits(uint8_t kind, uint8_t len)
+{
+	switch (kind) {
+	case WIRE_OPT_MSS:
+		return len == 4;
+	case WIRE_OPT_WSCALE:
+		return len == 3;
+	case WIRE_OPT_SACK_PERM:
+		return len == 2;
+	case WIRE_OPT_SACK:
+		return len >= 10 && len <= 2 + 8 * WIRE_SACK_MAX && (len - 2) % 8 == 0;
+	case WIRE_OPT_TS:
+		return len == 10;
+	case WIRE_OPT_MD5:
+		return len == 2 + WIRE_MD5_LEN;
+	case WIRE_OPT_TFO:
+		/* RFC 7413 4.1.1: empty (a cookie request) or a 4 to 16 byte cookie. */
+		return len == 2 || (len >= 6 && len <= 2 + WIRE_TFO_COOKIE_MAX && len % 2 == 0);
+	case WIRE_OPT_MPTCP:
+		return len >= 3;
+	default:
+		return len >= 2;
+	}
+}
+
+/* Takes the values a stack acts on out of a well-formed option. */
+static void take_option_value(struct wire_tcp_opts *o, uint8_t kind, const uint8_t *data, uint8_t len)
+{
+	switch (kind) {
+	case WIRE_OPT_MSS:
+		o->has |= WIRE_HAS_MSS;
+		o->mss = wire_get16(data);
+		break;
+	case WIRE_OPT_WSCALE:
+		o->has |= WIRE_HAS_WSCALE;
+		o->wscale = data[0];
+		break;
+	case WIRE_OPT_SACK_PERM:
+		o->has |= WIRE_HAS_SACK_PERM;
+		break;
+	case WIRE_OPT_SACK:
+		o->has |= WIRE_HAS_SACK;
+		o->sack_count = (uint8_t)((len - 2) / 8);
+		for (unsigned i = 0; i < o->sack_count; i++) {
+			o->sack[i].left = wire_get32(data + 8 * i);
+			o->sack[i].right = wire_get32(data + 8 * i + 4);
+		}
+		break;
+	case WIRE_OPT_TS:
+		o->has |= WIRE_HAS_TS;
+		o->ts_val = wire_get32(data);
+		o->ts_ecr = wire_get32(data + 4);
+		break;
+	case WIRE_OPT_MD5:
+		o->has |= WIRE_HAS_MD5;
+		break;
+	case WIRE_OPT_TFO:
+		o->has |= WIRE_HAS_TFO;
+		o->tfo_cookie_len = (uint8_t)(len - 2);
+		break;
+	case WIRE_OPT_MPTCP:
+		o->has |= WIRE_HAS_MPTCP;
+		break;
+	default:
+		o->has |= WIRE_HAS_UNKNOWN;
+		break;
+	}
+}
+
+/*
+ * RFC 9293 3.2: an option is a single kind octet (EOL, NOP) or kind, length
+ * and length - 2 octets of data. RFC 9293 3.1 (MUST-64): a TCP implementation
+ * MUST be prepared to handle an illegal option length (e.g., zero); such a
+ * segment is reported as malformed. An option whose framing is sound but whose
+ * length is wrong for its kind is listed as malformed and its value ignored,
+ * as Linux does.
+ */
+int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
+{
+	memset(o, 0, offsetof(struct wire_tcp_opts, list));
+	o->raw = buf;
+	o->raw_len = (uint8_t)(len > WIRE_TCP_OPT_SPACE ? WIRE_TCP_OPT_SPACE : len);
+	len = o->raw_len;
+
+	size_t at = 0;
+	while (at < len) {
+		struct wire_tcp_opt *e = &o->list[o->count];
+		uint8_t kind = buf[at];
+		e->kind = kind;
+		e->off = (uint8_t)at;
+		e->malformed = false;
+		if (kind == WIRE_OPT_EOL || kind == WIRE_OPT_NOP) {
+			e->len = 1;
+			o->count++;
+			/* RFC 9293 3.2: EOL ends the list; what follows is padding. */
+			if (kind == WIRE_OPT_EOL) {
+				o->has |= WIRE_HAS_EOL;
+				break;
+			}
+			at++;
+			continue;
+		}
+		if (len - at < 2)
+			return -WIRE_E_OPT_PAST_END;
+		uint8_t olen = buf[at + 1];
+		if (olen < 2)
+			return -WIRE_E_OPT_LEN;
+		if (olen > len - at)
+			return -WIRE_E_OPT_PAST_END;
+		e->len = olen;
+		e->malformed = !option_length_fits(kind, olen);
+		if (!e->malformed)
+			take_option_value(o, kind, buf + at + 2, olen);
+		o->count++;
+		at += olen;
+	}
+	return 0;
+}
+
+bool wire_tcp_opt_push(struct wire_tcp_opts *o, uint8_t kind, uint8_t len, const uint8_t *data)
+{
+	size_t used = 0;
+	for (unsigned i = 0; i < o->count; i++)
+		used += o->list[i].len;
+	if (kind == WIRE_OPT_EOL || kind == WIRE_OPT_NOP)
+		len = 1;
+	else if (len < 2)
+		return false;
+	if (used + len > WIRE_TCP_OPT_SPACE || o->raw)
+		return false;
+	/* Opaque data is kept at the offset the option will have on the wire. */
+	if (data && len > 2)
+		memcpy(o->built + used + 2, data, len - 2u);
+	o->list[o->count++] = (struct wire_tcp_opt){ .kind = kind, .len = len, .off = (uint8_t)used };
+	return true;
+}
+
+size_t wire_tcp_opts_size(const struct wire_tcp_opts *o)
+{
+	size_t used = 0;
+	for (unsigned i = 0; i < o->count; i++)
+		used += o->list[i].len;
+	return (used + 3) & ~(size_t)3;
+}
+
+/* Writes one option's data from the values in o, or from raw for opaque kinds. */
+static void emit_option_data(const struct wire_tcp_opts *o, const struct wire_tcp_opt *e, uint8_t *p)
+{
+	switch (e->kind) {
+	case WIRE_OPT_MSS:
+		wire_put16(p, o->mss);
+		break;
+	case WIRE_OPT_WSCALE:
+		p[0] = o->wscale;
+		break;
+	case WIRE_OPT_SACK:
+		for (unsigned i = 0; i < (e->len - 2u) / 8 && i < WIRE_SACK_MAX; i++) {
+			wire_put32(p + 8 * i, o->sack[i].left);
+			wire_put32(p + 8 * i + 4, o->sack[i].right);
+		}
+		break;
+	case WIRE_OPT_TS:
+		wire_put32(p, o->ts_val);
+		wire_put32(p + 4, o->ts_ecr);
+		break;
+	default:
+		memcpy(p, (o->raw ? o->raw : o->built) + e->off + 2, e->len - 2u);
+		break;
+	}
+}
+
+size_t wire_tcp_opts_emit(const struct wire_tcp_opts *o, uint8_t *buf, size_t cap)
+{
+	size_t size = wire_tcp_opts_size(o);
+	if (size > cap || size > WIRE_TCP_OPT_SPACE)
+		return 0;
+	size_t at = 0;
+	for (unsigned i = 0; i < o->count; i++) {
+		const struct wire_tcp_opt *e = &o->list[i];
+		if (e->len > 2 && (e->malformed || !option_length_fits(e->kind, e->len)))
+			return 0;
+		buf[at] = e->kind;
+		if (e->len > 1) {
+			buf[at + 1] = e->len;
+			if (e->len > 2)
+				emit_option_data(o, e, buf + at + 2);
+		}
+		at += e->len;
+	}
+	memset(buf + at, WIRE_OPT_EOL, size - at);
+	return size;
+}

@@ -1,0 +1,52 @@
+/*
+ * threeway: the command-line tool.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "threeway.h"
+
+static const char usage[] =
+	"usage: threeway COMMAND [ARGS]\n"
+	"\n"
+	"threeway is a userspace TCP/IP stack built around a TCP three-way handshake\n"
+	"that is correct, secure and easy to see.\n"
+	"\n"
+	"Commands:\n"
+	"  demo    show a TCP three-way handshake, packet by packet, as tcpdump prints it\n"
+	"  trace   print a pcap or pcapng capture exactly as 'tcpdump -nn' does\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help     this help ('threeway COMMAND --help' for a command's options)\n"
+	"  -V, --version  print the version\n";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv, FILE *out, FILE *err);
+} commands[] = {
+	{ "demo", cmd_demo },
+	{ "trace", cmd_trace },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("threeway %s\n", tw_version());
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].run(argc - 1, argv + 1, stdout, stderr);
+	fprintf(stderr, "threeway: unknown command '%s' (see threeway --help)\n", cmd);
+	return 2;
+}
