@@ -93,7 +93,7 @@ static int parse_trace_args(int argc, char **argv, struct trace_args *a, FILE *o
 	return 0;
 }
 
-static int print_capture(struct pcap_reader *r, struct tw_tracer *tr, FILE *out, FILE *err)
+static int print_capture(const char *file, struct pcap_reader *r, struct tw_tracer *tr, FILE *out, FILE *err)
 {
 	struct pcap_packet pkt;
 	char why[512];
@@ -110,7 +110,7 @@ static int print_capture(struct pcap_reader *r, struct tw_tracer *tr, FILE *out,
 	}
 	if (rc < 0) {
 		fflush(out);
-		fprintf(err, "threeway trace: %s\n", why);
+		fprintf(err, "threeway trace: %s: %s\n", file, why);
 		return 1;
 	}
 	return 0;
@@ -138,15 +138,13 @@ int cmd_trace(int argc, char **argv, FILE *out, FILE *err)
 		pcap_reader_close(r);
 		return 1;
 	}
-	fprintf(err, "reading from file %s, link-type %s, snapshot length %u\n", a.file, name, pcap_reader_snaplen(r));
-
 	struct tw_tracer *tr = tw_tracer_new(&a.cfg);
 	if (!tr) {
 		fprintf(err, "threeway trace: out of memory\n");
 		pcap_reader_close(r);
 		return 1;
 	}
-	rc = print_capture(r, tr, out, err);
+	rc = print_capture(a.file, r, tr, out, err);
 	tw_tracer_free(tr);
 	pcap_reader_close(r);
 	return rc;

@@ -52,11 +52,6 @@ const char *pcap_reader_linktype_name(const struct pcap_reader *r, char *buf, si
 	return buf;
 }
 
-unsigned pcap_reader_snaplen(const struct pcap_reader *r)
-{
-	return (unsigned)pcap_snapshot(r->p);
-}
-
 int pcap_reader_next(struct pcap_reader *r, struct pcap_packet *pkt, char *why, size_t why_len)
 {
 	struct pcap_pkthdr *h;

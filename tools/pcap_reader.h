@@ -21,7 +21,6 @@ struct pcap_reader *pcap_reader_open(const char *path, char *why, size_t why_len
 int pcap_reader_linktype(const struct pcap_reader *r);
 /* "EN10MB (Ethernet)" */
 const char *pcap_reader_linktype_name(const struct pcap_reader *r, char *buf, size_t len);
-unsigned pcap_reader_snaplen(const struct pcap_reader *r);
 /* 1: a packet; 0: end of file; -1: error, with a one-line reason in `why`. */
 int pcap_reader_next(struct pcap_reader *r, struct pcap_packet *pkt, char *why, size_t why_len);
 void pcap_reader_close(struct pcap_reader *r);

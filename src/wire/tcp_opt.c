@@ -78,12 +78,13 @@ static void take_option_value(struct wire_tcp_opts *o, uint8_t kind, const uint8
 }
 
 /*
- * RFC 9293 3.2: an option is a single kind octet (EOL, NOP) or kind, length
- * and length - 2 octets of data. RFC 9293 3.1 (MUST-64): a TCP implementation
- * MUST be prepared to handle an illegal option length (e.g., zero); such a
- * segment is reported as malformed. An option whose framing is sound but whose
- * length is wrong for its kind is listed as malformed and its value ignored,
- * as Linux does.
+ * RFC 9293 3.1: an option is a single kind octet (EOL, NOP) or kind, length
+ * and length - 2 octets of data, on any byte boundary (MUST-64); unknown kinds
+ * are skipped by their length (MUST-6). "TCP implementations MUST be prepared
+ * to handle an illegal option length (e.g., zero)" (MUST-7): such a segment is
+ * reported as malformed. An option whose framing is sound but whose length is
+ * wrong for its kind is listed as malformed and its value ignored, as Linux
+ * does.
  */
 int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
 {
@@ -102,7 +103,7 @@ int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
 		if (kind == WIRE_OPT_EOL || kind == WIRE_OPT_NOP) {
 			e->len = 1;
 			o->count++;
-			/* RFC 9293 3.2: EOL ends the list; what follows is padding. */
+			/* RFC 9293 3.1: EOL ends the list; what follows is padding (MUST-69). */
 			if (kind == WIRE_OPT_EOL) {
 				o->has |= WIRE_HAS_EOL;
 				break;
@@ -147,6 +148,9 @@ bool wire_tcp_opt_push(struct wire_tcp_opts *o, uint8_t kind, uint8_t len, const
 
 size_t wire_tcp_opts_size(const struct wire_tcp_opts *o)
 {
+	/* A parsed area keeps its size: what follows an EOL is carried along. */
+	if (o->raw)
+		return (o->raw_len + 3u) & ~3u;
 	size_t used = 0;
 	for (unsigned i = 0; i < o->count; i++)
 		used += o->list[i].len;
@@ -156,6 +160,12 @@ size_t wire_tcp_opts_size(const struct wire_tcp_opts *o)
 /* Writes one option's data from the values in o, or from raw for opaque kinds. */
 static void emit_option_data(const struct wire_tcp_opts *o, const struct wire_tcp_opt *e, uint8_t *p)
 {
+	const uint8_t *opaque = (o->raw ? o->raw : o->built) + e->off + 2;
+
+	if (e->malformed) {
+		memcpy(p, opaque, e->len - 2u);
+		return;
+	}
 	switch (e->kind) {
 	case WIRE_OPT_MSS:
 		wire_put16(p, o->mss);
@@ -174,7 +184,7 @@ static void emit_option_data(const struct wire_tcp_opts *o, const struct wire_tc
 		wire_put32(p + 4, o->ts_ecr);
 		break;
 	default:
-		memcpy(p, (o->raw ? o->raw : o->built) + e->off + 2, e->len - 2u);
+		memcpy(p, opaque, e->len - 2u);
 		break;
 	}
 }
@@ -187,7 +197,8 @@ size_t wire_tcp_opts_emit(const struct wire_tcp_opts *o, uint8_t *buf, size_t ca
 	size_t at = 0;
 	for (unsigned i = 0; i < o->count; i++) {
 		const struct wire_tcp_opt *e = &o->list[i];
-		if (e->len > 2 && (e->malformed || !option_length_fits(e->kind, e->len)))
+		/* A parsed option of the wrong length is copied as it came; a built one must fit its kind. */
+		if (e->len > 2 && !e->malformed && !option_length_fits(e->kind, e->len))
 			return 0;
 		buf[at] = e->kind;
 		if (e->len > 1) {
@@ -197,6 +208,10 @@ size_t wire_tcp_opts_emit(const struct wire_tcp_opts *o, uint8_t *buf, size_t ca
 		}
 		at += e->len;
 	}
-	memset(buf + at, WIRE_OPT_EOL, size - at);
+	/* Pad with EOL, or give back the parsed bytes that stood after the list. */
+	if (o->raw && at < o->raw_len)
+		memcpy(buf + at, o->raw + at, o->raw_len - at);
+	else
+		memset(buf + at, WIRE_OPT_EOL, size - at);
 	return size;
 }

@@ -242,9 +242,13 @@ int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
  */
 bool wire_tcp_opt_push(struct wire_tcp_opts *o, uint8_t kind, uint8_t len, const uint8_t *data);
 
-/* Bytes the options take on the wire, padded to a multiple of 4. */
+/* Bytes the options take on the wire, padded to a multiple of 4 (a parsed area keeps its size). */
 size_t wire_tcp_opts_size(const struct wire_tcp_opts *o);
-/* Writes the options and pads them with EOL to a multiple of 4. */
+/*
+ * Writes the options in list order from the values, then pads with EOL to a
+ * multiple of 4; for a parsed area, the bytes after the list are written back
+ * as they came.
+ */
 size_t wire_tcp_opts_emit(const struct wire_tcp_opts *o, uint8_t *buf, size_t cap);
 
 /* ----------------------------------------------------------------------- TCP */
