@@ -213,6 +213,33 @@ static void test_demo_shows_the_handshake(void **state)
 	assert_non_null(strstr(r.out, "options [mss 1460,sackOK,TS val "));
 }
 
+/* What the demo prints is what tcpdump prints for the packets it wrote. */
+static void test_demo_pcap_reads_the_same_in_tcpdump(void **state)
+{
+	(void)state;
+	if (system("command -v tcpdump >/dev/null 2>&1") != 0)
+		skip();
+	char pcap[1024], args[1200], cmd[1400];
+	struct run r;
+	snprintf(pcap, sizeof(pcap), "%s/demo.pcap", tmpdir);
+	snprintf(args, sizeof(args), "demo -v --pcap %s", pcap);
+	run_threeway(&r, args);
+	assert_int_equal(r.status, 0);
+	snprintf(cmd, sizeof(cmd), "TZ=UTC tcpdump -nn -v -r %s 2>/dev/null", pcap);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	char line[1024];
+	int lines = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(r.out, line))
+			fail_msg("tcpdump printed a line the demo did not:\n%s", line);
+		lines++;
+	}
+	assert_int_equal(pclose(f), 0);
+	assert_int_equal(lines, 6);
+	assert_null(strstr(r.out, "incorrect"));
+}
+
 static void test_demo_bad_arguments(void **state)
 {
 	(void)state;
@@ -250,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_trace_unsupported_link_type),
 		cmocka_unit_test(test_trace_usage_errors),
 		cmocka_unit_test(test_demo_shows_the_handshake),
+		cmocka_unit_test(test_demo_pcap_reads_the_same_in_tcpdump),
 		cmocka_unit_test(test_demo_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
