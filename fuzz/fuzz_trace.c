@@ -25,8 +25,8 @@ static void check_tcp_round_trip(const uint8_t *seg, size_t len, const struct wi
 	uint8_t *out = malloc(len ? len : 1);
 	if (!out)
 		return;
-	struct wire_pseudo ph2 = *ph;
-	size_t n = wire_tcp_emit(&t, out, len, &ph2);
+	/* Without a pseudo-header the checksum field is written as parsed (0xffff stays 0xffff). */
+	size_t n = wire_tcp_emit(&t, out, len, NULL);
 	if (n != len || memcmp(out, seg, len) != 0)
 		abort();
 	free(out);

@@ -82,8 +82,13 @@ int wire_ipv6_parse(struct wire_ipv6 *ip, const uint8_t *buf, size_t len)
 	int err = walk_extension_headers(ip, buf + WIRE_IPV6_HDR_LEN, present);
 	if (err)
 		return err;
-	/* A zero payload length means a jumbogram (RFC 2675), which is not supported. */
-	if (ip->missing || ip->plen == 0)
+	/*
+	 * A zero Payload Length with no payload is an empty packet (next header
+	 * 59). A jumbogram (RFC 2675) also says 0, but its hop-by-hop header
+	 * cannot fit in zero bytes and was refused above: jumbograms are not
+	 * supported.
+	 */
+	if (ip->missing)
 		return -WIRE_E_TOTAL_LEN;
 	return 0;
 }
@@ -101,13 +106,34 @@ size_t wire_ipv6_emit(const struct wire_ipv6 *ip, uint8_t *buf, size_t cap)
 	return WIRE_IPV6_HDR_LEN;
 }
 
+/*
+ * RFC 8200 8.1: with a Routing header the pseudo-header carries the final
+ * destination, which the header's Destination Address holds only once no
+ * segments are left; before that it is the last address of a type 0 or 2
+ * header, or the first segment of a type 4 (SRH, RFC 8754 2).
+ */
+static const uint8_t *final_destination(const struct wire_ipv6 *ip)
+{
+	for (unsigned i = 0; i < ip->n_ext; i++) {
+		const struct wire_ipv6_ext *e = &ip->ext[i];
+		if (e->type != WIRE_PROTO_ROUTING || e->data[3] == 0)
+			continue;
+		uint8_t type = e->data[2];
+		if ((type == 0 || type == 2) && e->len >= 8 + 16)
+			return e->data + 8 + (e->len - 8) / 16 * 16 - 16;
+		if (type == 4 && e->len >= 8 + 16)
+			return e->data + 8;
+	}
+	return ip->dst;
+}
+
 void wire_ipv6_pseudo(const struct wire_ipv6 *ip, struct wire_pseudo *ph)
 {
 	memset(ph, 0, sizeof(*ph));
 	ph->family = 6;
 	ph->proto = ip->proto;
 	memcpy(ph->src, ip->src, 16);
-	memcpy(ph->dst, ip->dst, 16);
+	memcpy(ph->dst, final_destination(ip), 16);
 	/* RFC 8200 8.1: the upper-layer length excludes the extension headers. */
 	size_t ext = 0;
 	for (unsigned i = 0; i < ip->n_ext; i++)

@@ -137,7 +137,9 @@ bool wire_tcp_opt_push(struct wire_tcp_opts *o, uint8_t kind, uint8_t len, const
 		len = 1;
 	else if (len < 2)
 		return false;
-	if (used + len > WIRE_TCP_OPT_SPACE || o->raw)
+	/* RFC 9293 3.1: nothing follows an EOL but padding. */
+	bool after_eol = o->count && o->list[o->count - 1].kind == WIRE_OPT_EOL;
+	if (used + len > WIRE_TCP_OPT_SPACE || o->raw || after_eol)
 		return false;
 	/* Opaque data is kept at the offset the option will have on the wire. */
 	if (data && len > 2)
@@ -157,12 +159,25 @@ size_t wire_tcp_opts_size(const struct wire_tcp_opts *o)
 	return (used + 3) & ~(size_t)3;
 }
 
+/*
+ * In a parsed struct, is there a well-formed option of e's kind after e? Then
+ * the parse took that one's value (the last counts, as in Linux), and e must
+ * go out as it came for the struct to emit again byte for byte (wire.h).
+ */
+static bool value_taken_later(const struct wire_tcp_opts *o, const struct wire_tcp_opt *e)
+{
+	for (const struct wire_tcp_opt *later = e + 1; later < o->list + o->count; later++)
+		if (later->kind == e->kind && !later->malformed)
+			return true;
+	return false;
+}
+
 /* Writes one option's data from the values in o, or from raw for opaque kinds. */
 static void emit_option_data(const struct wire_tcp_opts *o, const struct wire_tcp_opt *e, uint8_t *p)
 {
 	const uint8_t *opaque = (o->raw ? o->raw : o->built) + e->off + 2;
 
-	if (e->malformed) {
+	if (e->malformed || (o->raw && value_taken_later(o, e))) {
 		memcpy(p, opaque, e->len - 2u);
 		return;
 	}
@@ -197,8 +212,11 @@ size_t wire_tcp_opts_emit(const struct wire_tcp_opts *o, uint8_t *buf, size_t ca
 	size_t at = 0;
 	for (unsigned i = 0; i < o->count; i++) {
 		const struct wire_tcp_opt *e = &o->list[i];
-		/* A parsed option of the wrong length is copied as it came; a built one must fit its kind. */
-		if (e->len > 2 && !e->malformed && !option_length_fits(e->kind, e->len))
+		/*
+		 * A parsed option of the wrong length is copied as it came; a built one
+		 * must fit its kind, length 2 included (an MSS is 4 bytes, RFC 9293 3.2).
+		 */
+		if (e->len > 1 && !e->malformed && !option_length_fits(e->kind, e->len))
 			return 0;
 		buf[at] = e->kind;
 		if (e->len > 1) {
@@ -208,10 +226,14 @@ size_t wire_tcp_opts_emit(const struct wire_tcp_opts *o, uint8_t *buf, size_t ca
 		}
 		at += e->len;
 	}
-	/* Pad with EOL, or give back the parsed bytes that stood after the list. */
-	if (o->raw && at < o->raw_len)
+	/*
+	 * Give back the parsed bytes that stood after the list, then pad with EOL
+	 * to a multiple of 4 (a parsed area need not be whole words).
+	 */
+	if (o->raw && at < o->raw_len) {
 		memcpy(buf + at, o->raw + at, o->raw_len - at);
-	else
-		memset(buf + at, WIRE_OPT_EOL, size - at);
+		at = o->raw_len;
+	}
+	memset(buf + at, WIRE_OPT_EOL, size - at);
 	return size;
 }

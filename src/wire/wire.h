@@ -115,7 +115,10 @@ static inline uint16_t wire_ipv4_frag_offset(const struct wire_ipv4 *ip)
 
 /* Trailing bytes past total_len (link padding) are not payload. */
 int wire_ipv4_parse(struct wire_ipv4 *ip, const uint8_t *buf, size_t len);
-/* Writes the header with its checksum; total_len and hdr_len are taken as set. */
+/*
+ * Writes the header with its checksum. total_len is taken as set; hdr_len as
+ * set, or 20 when 0, and must be 20 + opts_len.
+ */
 size_t wire_ipv4_emit(const struct wire_ipv4 *ip, uint8_t *buf, size_t cap);
 void wire_ipv4_pseudo(const struct wire_ipv4 *ip, struct wire_pseudo *ph);
 
@@ -238,7 +241,7 @@ int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
 /*
  * Appends an option to o->list for emitting. Values of known kinds come from
  * o's fields; opaque kinds copy len - 2 bytes of `data`. Returns false when
- * 40 bytes would not hold it, or when o was filled by a parse.
+ * 40 bytes would not hold it, after an EOL, or when o was filled by a parse.
  */
 bool wire_tcp_opt_push(struct wire_tcp_opts *o, uint8_t kind, uint8_t len, const uint8_t *data);
 
