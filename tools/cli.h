@@ -6,9 +6,13 @@
 #ifndef THREEWAY_CLI_H
 #define THREEWAY_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 int cmd_trace(int argc, char **argv, FILE *out, FILE *err);
 int cmd_demo(int argc, char **argv, FILE *out, FILE *err);
+
+/* Seconds since local midnight, for tw_trace_config.time_of_day: the library reads no clock or zone. */
+uint32_t cli_local_time_of_day(int64_t unix_sec, void *ctx);
 
 #endif

@@ -97,16 +97,6 @@ static uint32_t random32(void)
 	return v;
 }
 
-static uint32_t utc_time_of_day(int64_t unix_sec, void *ctx)
-{
-	(void)ctx;
-	time_t t = (time_t)unix_sec;
-	struct tm tm;
-	if (!localtime_r(&t, &tm))
-		return (uint32_t)(unix_sec % 86400);
-	return (uint32_t)(tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
-}
-
 static int parse_demo_args(int argc, char **argv, const char **pcap_path, unsigned *verbose, FILE *out, FILE *err)
 {
 	static const struct option longopts[] = {
@@ -163,7 +153,7 @@ int cmd_demo(int argc, char **argv, FILE *out, FILE *err)
 	pkts[2].meaning = "ACK: the client acknowledges the server's ISN + 1; both sides are ESTABLISHED.\n"
 			  "  Sequence numbers are now relative to each ISN, as tcpdump shows them.";
 
-	struct tw_trace_config cfg = { .verbose = verbose, .time = TW_TIME_OF_DAY, .time_of_day = utc_time_of_day };
+	struct tw_trace_config cfg = { .verbose = verbose, .time = TW_TIME_OF_DAY, .time_of_day = cli_local_time_of_day };
 	struct tw_tracer *tr = tw_tracer_new(&cfg);
 	struct tw_pcap *pcap = NULL;
 	int pcap_err = 0;

@@ -6,7 +6,6 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "pcap_reader.h"
@@ -28,17 +27,6 @@ static const char trace_usage[] =
 	"\n"
 	"Timestamps are in the local time zone (set TZ=UTC for UTC), as tcpdump's are.\n";
 
-/* Local time of day, as tcpdump prints it: the core reads no clock or zone. */
-static uint32_t local_time_of_day(int64_t unix_sec, void *ctx)
-{
-	(void)ctx;
-	time_t t = (time_t)unix_sec;
-	struct tm tm;
-	if (!localtime_r(&t, &tm))
-		return (uint32_t)(unix_sec % 86400);
-	return (uint32_t)(tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec);
-}
-
 static const char *interface_name(uint32_t ifindex, void *ctx)
 {
 	static char name[IF_NAMESIZE];
@@ -59,7 +47,7 @@ static int parse_trace_args(int argc, char **argv, struct trace_args *a, FILE *o
 	int c;
 
 	memset(a, 0, sizeof(*a));
-	a->cfg.time_of_day = local_time_of_day;
+	a->cfg.time_of_day = cli_local_time_of_day;
 	a->cfg.ifname = interface_name;
 	optind = 0;
 	opterr = 0;
