@@ -24,12 +24,14 @@ int wire_ipv4_parse(struct wire_ipv4 *ip, const uint8_t *buf, size_t len)
 	memcpy(ip->src, buf + 12, 4);
 	memcpy(ip->dst, buf + 16, 4);
 
+	/* RFC 791 3.1: IHL counts 32-bit words; "the minimum value for a correct header is 5". */
 	if (ip->hdr_len < WIRE_IPV4_HDR_MIN)
 		return -WIRE_E_IHL;
 	if (ip->hdr_len > len)
 		return -WIRE_E_HDR_PAST_END;
 	ip->opts = buf + WIRE_IPV4_HDR_MIN;
 	ip->opts_len = (uint8_t)(ip->hdr_len - WIRE_IPV4_HDR_MIN);
+	/* RFC 791 3.1: Total Length counts the header and the data. */
 	if (ip->total_len < ip->hdr_len)
 		return -WIRE_E_TOTAL_LEN;
 

@@ -50,7 +50,7 @@ size_t wire_tcp_emit(const struct wire_tcp *t, uint8_t *buf, size_t cap, struct 
 	size_t hdr_len = WIRE_TCP_HDR_MIN + opt_len;
 	size_t total = hdr_len + t->payload_len;
 
-	if (total > cap || opt_len > WIRE_TCP_OPT_SPACE)
+	if (total > cap || opt_len > WIRE_TCP_OPT_SPACE || (ph && ph->family == 4 && total > 0xffff))
 		return 0;
 	if (opt_len && wire_tcp_opts_emit(&t->opt, buf + WIRE_TCP_HDR_MIN, opt_len) != opt_len)
 		return 0;

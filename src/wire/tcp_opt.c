@@ -89,9 +89,11 @@ static void take_option_value(struct wire_tcp_opts *o, uint8_t kind, const uint8
 int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
 {
 	memset(o, 0, offsetof(struct wire_tcp_opts, list));
+	/* RFC 9293 3.1: the data offset leaves at most 40 bytes for options. */
+	if (len > WIRE_TCP_OPT_SPACE)
+		return -WIRE_E_OPT_PAST_END;
 	o->raw = buf;
-	o->raw_len = (uint8_t)(len > WIRE_TCP_OPT_SPACE ? WIRE_TCP_OPT_SPACE : len);
-	len = o->raw_len;
+	o->raw_len = (uint8_t)len;
 
 	size_t at = 0;
 	while (at < len) {

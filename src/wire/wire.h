@@ -101,7 +101,7 @@ struct wire_ipv4 {
 	uint8_t src[4], dst[4];
 	const uint8_t *opts;      /* hdr_len - 20 bytes of options, borrowed */
 	uint8_t opts_len;
-	const uint8_t *payload;   /* borrowed */
+	const uint8_t *payload;   /* borrowed; of a fragment with a non-zero offset, not a transport header */
 	size_t payload_len;       /* bytes present: at most total_len - hdr_len */
 	size_t missing;           /* bytes the total length promises beyond the buffer */
 };
@@ -125,6 +125,11 @@ void wire_ipv4_pseudo(const struct wire_ipv4 *ip, struct wire_pseudo *ph);
 /* ---------------------------------------------------------------------- IPv6 */
 
 #define WIRE_IPV6_HDR_LEN 40
+/*
+ * DEVIATION(RFC 8200 4.1): RFC 8200 sets no limit on the number of extension
+ * headers; more than 8 is refused (WIRE_E_EXT_CHAIN), as no legitimate packet
+ * needs them and a long chain only costs a receiver work.
+ */
 #define WIRE_IPV6_MAX_EXT 8
 
 enum {
@@ -159,7 +164,7 @@ struct wire_ipv6 {
 	bool frag_more;
 	uint32_t frag_id;
 	uint8_t proto;            /* upper layer after the extension headers */
-	const uint8_t *payload;   /* upper-layer bytes, borrowed */
+	const uint8_t *payload;   /* upper-layer bytes, borrowed; when frag_offset != 0, fragment data */
 	size_t payload_len;       /* upper-layer bytes present */
 	size_t missing;           /* bytes plen promises beyond the buffer */
 };
@@ -236,6 +241,7 @@ struct wire_tcp_opts {
 	uint8_t built[WIRE_TCP_OPT_SPACE]; /* opaque option data pushed for emitting */
 };
 
+/* Parses an options area of at most 40 bytes (longer is WIRE_E_OPT_PAST_END). */
 int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len);
 
 /*
@@ -290,6 +296,8 @@ int wire_tcp_parse(struct wire_tcp *t, const uint8_t *buf, size_t len, const str
 /*
  * Writes header, options and payload, and the checksum when ph is given
  * (ph->len is set from what is written). hdr_len is computed from the options.
+ * An IPv4 segment over 65,535 bytes cannot be encoded (its pseudo-header
+ * length is 16 bits).
  */
 size_t wire_tcp_emit(const struct wire_tcp *t, uint8_t *buf, size_t cap, struct wire_pseudo *ph);
 

@@ -212,6 +212,26 @@ static void test_tcp_emit_refuses_too_small_buffer(void **state)
 	assert_int_equal(wire_tcp_emit(&t, buf, sizeof(buf), NULL), sizeof(buf));
 }
 
+/* An IPv4 pseudo-header holds a 16-bit length: a larger segment cannot be checksummed. */
+static void test_tcp_emit_refuses_ipv4_segment_over_65535(void **state)
+{
+	(void)state;
+	size_t cap = 70000;
+	uint8_t *buf = malloc(cap), *data = calloc(1, cap);
+	assert_non_null(buf);
+	assert_non_null(data);
+	struct wire_tcp t = seg_base();
+	struct wire_pseudo ph = ph4();
+
+	t.payload = data;
+	t.payload_len = 0xffff - 20 + 1;
+	assert_int_equal(wire_tcp_emit(&t, buf, cap, &ph), 0);
+	t.payload_len = 0xffff - 20;
+	assert_int_equal(wire_tcp_emit(&t, buf, cap, &ph), 0xffff);
+	free(buf);
+	free(data);
+}
+
 /* ------------------------------------------------------------ malformed */
 
 /* A valid segment with a checksum over ph4(), to be broken below. */
@@ -477,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_emit_parse_with_checksum),
 		cmocka_unit_test(test_tcp_emit_checksum_matches_l4_csum),
 		cmocka_unit_test(test_tcp_emit_refuses_too_small_buffer),
+		cmocka_unit_test(test_tcp_emit_refuses_ipv4_segment_over_65535),
 		cmocka_unit_test(test_tcp_parse_checksum_mismatch),
 		cmocka_unit_test(test_tcp_parse_checksum_ffff_for_zero),
 		cmocka_unit_test(test_tcp_parse_data_offset_below_5),

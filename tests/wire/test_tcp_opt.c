@@ -921,6 +921,19 @@ static void test_tcp_opt_push_length_below_2_refused(void **state)
 	assert_int_equal(o.count, 0);
 }
 
+/* RFC 9293 3.1: a data offset of 15 leaves 40 bytes for options; a longer area is refused. */
+static void test_tcp_opt_area_over_40_bytes_refused(void **state)
+{
+	(void)state;
+	uint8_t area[41];
+	struct wire_tcp_opts o;
+
+	memset(area, WIRE_OPT_NOP, sizeof(area));
+	assert_int_equal(wire_tcp_opts_parse(&o, area, sizeof(area)), -WIRE_E_OPT_PAST_END);
+	assert_int_equal(wire_tcp_opts_parse(&o, area, 40), 0);
+	assert_int_equal(o.count, 40);
+}
+
 /* RFC 9293 3.1: only padding follows an EOL, so nothing is pushed after one. */
 static void test_tcp_opt_push_after_eol_refused(void **state)
 {
@@ -1070,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_opt_after_eol_ignored),
 		cmocka_unit_test(test_tcp_opt_push_more_than_40_refused),
 		cmocka_unit_test(test_tcp_opt_push_length_below_2_refused),
+		cmocka_unit_test(test_tcp_opt_area_over_40_bytes_refused),
 		cmocka_unit_test(test_tcp_opt_push_after_eol_refused),
 		cmocka_unit_test(test_tcp_opt_push_onto_parsed_refused),
 		cmocka_unit_test(test_tcp_opt_emit_refuses_wrong_length_for_kind),
