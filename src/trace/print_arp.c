@@ -48,9 +48,9 @@ static void put_arp_hw(struct strbuf *b, const struct arp *a, const uint8_t *add
 static void put_arp_proto(struct strbuf *b, const struct arp *a, const uint8_t *addr)
 {
 	if (a->pro != 0x0800 && a->pro != 0x1000)
-		strbuf_printf(b, "<wrong proto type>");
+		trace_strbuf_printf(b, "<wrong proto type>");
 	else if (a->pln != 4)
-		strbuf_printf(b, "<wrong len>");
+		trace_strbuf_printf(b, "<wrong len>");
 	else
 		trace_put_ip_addr(b, 4, addr);
 }
@@ -60,32 +60,32 @@ static bool put_arp_op(struct strbuf *b, const struct arp *a)
 {
 	switch (a->op) {
 	case 1:
-		strbuf_printf(b, "who-has ");
+		trace_strbuf_printf(b, "who-has ");
 		put_arp_proto(b, a, a->tpa);
 		for (unsigned i = 0; i < a->hln; i++)
 			if (a->tha[i]) {
-				strbuf_printf(b, " (");
+				trace_strbuf_printf(b, " (");
 				put_arp_hw(b, a, a->tha);
-				strbuf_printf(b, ")");
+				trace_strbuf_printf(b, ")");
 				break;
 			}
-		strbuf_printf(b, " tell ");
+		trace_strbuf_printf(b, " tell ");
 		put_arp_proto(b, a, a->spa);
 		return true;
 	case 2:
 		put_arp_proto(b, a, a->spa);
-		strbuf_printf(b, " is-at ");
+		trace_strbuf_printf(b, " is-at ");
 		put_arp_hw(b, a, a->sha);
 		return true;
 	case 3: case 8:
-		strbuf_printf(b, "who-is ");
+		trace_strbuf_printf(b, "who-is ");
 		put_arp_hw(b, a, a->tha);
-		strbuf_printf(b, " tell ");
+		trace_strbuf_printf(b, " tell ");
 		put_arp_hw(b, a, a->sha);
 		return true;
 	case 4: case 9:
 		put_arp_hw(b, a, a->op == 4 ? a->tha : a->sha);
-		strbuf_printf(b, " at ");
+		trace_strbuf_printf(b, " at ");
 		put_arp_proto(b, a, a->op == 4 ? a->tpa : a->spa);
 		return true;
 	default:
@@ -104,32 +104,32 @@ void trace_put_arp(struct tw_tracer *tr, const uint8_t *p, size_t captured, size
 	struct arp a = { .hrd = wire_get16(p), .pro = wire_get16(p + 2), .op = wire_get16(p + 6),
 			 .hln = p[4], .pln = p[5] };
 	a.sha = p + 8, a.spa = a.sha + a.hln, a.tha = a.spa + a.pln, a.tpa = a.tha + a.hln;
-	strbuf_printf(b, "ARP, ");
+	trace_strbuf_printf(b, "ARP, ");
 	bool plain = (a.pro == 0x0800 || a.pro == 0x1000) && a.pln == 4 && a.hln != 0;
 	if (!plain || tr->cfg.verbose) {
 		const char *hw = arp_hardware_name(a.hrd), *pr = trace_ethertype_name(a.pro);
 		if (hw)
-			strbuf_printf(b, "%s (len %u), ", hw, a.hln);
+			trace_strbuf_printf(b, "%s (len %u), ", hw, a.hln);
 		else
-			strbuf_printf(b, "Unknown Hardware (%u) (len %u), ", a.hrd, a.hln);
+			trace_strbuf_printf(b, "Unknown Hardware (%u) (len %u), ", a.hrd, a.hln);
 		if (pr)
-			strbuf_printf(b, "%s (len %u)", pr, a.pln);
+			trace_strbuf_printf(b, "%s (len %u)", pr, a.pln);
 		else
-			strbuf_printf(b, "Unknown Protocol (0x%04x) (len %u)", a.pro, a.pln);
+			trace_strbuf_printf(b, "Unknown Protocol (0x%04x) (len %u)", a.pro, a.pln);
 		if (!tr->cfg.verbose) {
-			strbuf_printf(b, ", length %zu", length);
+			trace_strbuf_printf(b, ", length %zu", length);
 			return;
 		}
 	}
 	const char *op = arp_op_name(a.op);
-	strbuf_printf(b, "%s", tr->cfg.verbose ? ", " : "");
+	trace_strbuf_printf(b, "%s", tr->cfg.verbose ? ", " : "");
 	if (op)
-		strbuf_printf(b, "%s ", op);
+		trace_strbuf_printf(b, "%s ", op);
 	else
-		strbuf_printf(b, "Unknown (%u) ", a.op);
+		trace_strbuf_printf(b, "Unknown (%u) ", a.op);
 	if (!put_arp_op(b, &a)) {
 		trace_put_hex_ascii(b, p, captured);
 		return;
 	}
-	strbuf_printf(b, ", length %zu", length);
+	trace_strbuf_printf(b, ", length %zu", length);
 }

@@ -36,24 +36,24 @@ static bool icmp_unreach_text(struct strbuf *s, const uint8_t *p, size_t capture
 		snprintf(dst, sizeof(dst), "%u.%u.%u.%u", quoted[16], quoted[17], quoted[18], quoted[19]);
 		uint16_t port = wire_get16(p + at);
 		if (quoted[9] == WIRE_PROTO_TCP || quoted[9] == WIRE_PROTO_UDP)
-			strbuf_printf(s, "%s %s port %u unreachable", dst, quoted[9] == 6 ? "tcp" : "udp", port);
+			trace_strbuf_printf(s, "%s %s port %u unreachable", dst, quoted[9] == 6 ? "tcp" : "udp", port);
 		else
-			strbuf_printf(s, "%s protocol %u port %u unreachable", dst, quoted[9], port);
+			trace_strbuf_printf(s, "%s protocol %u port %u unreachable", dst, quoted[9], port);
 		return true;
 	}
 	if (captured < 28)
 		return false;
 	snprintf(dst, sizeof(dst), "%u.%u.%u.%u", quoted[16], quoted[17], quoted[18], quoted[19]);
 	if (code == 2)
-		strbuf_printf(s, "%s protocol %u unreachable", dst, quoted[9]);
+		trace_strbuf_printf(s, "%s protocol %u unreachable", dst, quoted[9]);
 	else if (code == 4 && wire_get16(p + 6))
-		strbuf_printf(s, "%s unreachable - need to frag (mtu %u)", dst, wire_get16(p + 6));
+		trace_strbuf_printf(s, "%s unreachable - need to frag (mtu %u)", dst, wire_get16(p + 6));
 	else if (code == 4)
-		strbuf_printf(s, "%s unreachable - need to frag", dst);
+		trace_strbuf_printf(s, "%s unreachable - need to frag", dst);
 	else if (code < sizeof(why) / sizeof(why[0]) && why[code])
-		strbuf_printf(s, why[code], dst);
+		trace_strbuf_printf(s, why[code], dst);
 	else
-		strbuf_printf(s, "%s unreachable - #%u", dst, code);
+		trace_strbuf_printf(s, "%s unreachable - #%u", dst, code);
 	return true;
 }
 
@@ -67,9 +67,9 @@ static bool icmp_redirect_text(struct strbuf *s, const uint8_t *p, size_t captur
 	snprintf(dst, sizeof(dst), "%u.%u.%u.%u", p[24], p[25], p[26], p[27]);
 	snprintf(gw, sizeof(gw), "%u.%u.%u.%u", p[4], p[5], p[6], p[7]);
 	if (p[1] < 4)
-		strbuf_printf(s, kinds[p[1]], dst, gw);
+		trace_strbuf_printf(s, kinds[p[1]], dst, gw);
 	else
-		strbuf_printf(s, "redirect-#%u %s to %s", p[1], dst, gw);
+		trace_strbuf_printf(s, "redirect-#%u %s to %s", p[1], dst, gw);
 	return true;
 }
 
@@ -77,7 +77,7 @@ static bool icmp_redirect_text(struct strbuf *s, const uint8_t *p, size_t captur
 static void put_icmp_time(struct strbuf *s, uint32_t ms)
 {
 	uint32_t sec = ms / 1000, min = sec / 60, hrs = min / 60;
-	strbuf_printf(s, "%02u:%02u:%02u.%03u", hrs, min - hrs * 60, sec - min * 60, ms % 1000);
+	trace_strbuf_printf(s, "%02u:%02u:%02u.%03u", hrs, min - hrs * 60, sec - min * 60, ms % 1000);
 }
 
 /* RFC 1256: lifetime, then (address, preference) pairs when each entry is 2 words. */
@@ -86,22 +86,22 @@ static bool icmp_router_advert_text(struct strbuf *s, const uint8_t *p, size_t c
 	if (captured < 8)
 		return false;
 	unsigned num = p[4], size = p[5], life = wire_get16(p + 6);
-	strbuf_printf(s, "router advertisement lifetime ");
+	trace_strbuf_printf(s, "router advertisement lifetime ");
 	if (life < 60)
-		strbuf_printf(s, "%u", life);
+		trace_strbuf_printf(s, "%u", life);
 	else if (life < 3600)
-		strbuf_printf(s, "%u:%02u", life / 60, life % 60);
+		trace_strbuf_printf(s, "%u:%02u", life / 60, life % 60);
 	else
-		strbuf_printf(s, "%u:%02u:%02u", life / 3600, life % 3600 / 60, life % 60);
-	strbuf_printf(s, " %u:", num);
+		trace_strbuf_printf(s, "%u:%02u:%02u", life / 3600, life % 3600 / 60, life % 60);
+	trace_strbuf_printf(s, " %u:", num);
 	if (size != 2) {
-		strbuf_printf(s, " [size %u]", size);
+		trace_strbuf_printf(s, " [size %u]", size);
 		return true;
 	}
 	for (size_t at = 8; num > 0; num--, at += 8) {
 		if (captured < at + 8)
 			return false;
-		strbuf_printf(s, " {%u.%u.%u.%u %u}", p[at], p[at + 1], p[at + 2], p[at + 3], wire_get32(p + at + 4));
+		trace_strbuf_printf(s, " {%u.%u.%u.%u %u}", p[at], p[at + 1], p[at + 2], p[at + 3], wire_get32(p + at + 4));
 	}
 	return true;
 }
@@ -115,15 +115,15 @@ static bool icmp_problem_text(struct strbuf *s, const uint8_t *p, size_t capture
 		if (captured < 28)
 			return false;
 		if (code < 2)
-			strbuf_printf(s, "%s", exceeded[code]);
+			trace_strbuf_printf(s, "%s", exceeded[code]);
 		else
-			strbuf_printf(s, "time exceeded-#%u", code);
+			trace_strbuf_printf(s, "time exceeded-#%u", code);
 	} else if (code) {
-		strbuf_printf(s, "parameter problem - code %u", code);
+		trace_strbuf_printf(s, "parameter problem - code %u", code);
 	} else {
 		if (captured < 5)
 			return false;
-		strbuf_printf(s, "parameter problem - octet %u", p[4]);
+		trace_strbuf_printf(s, "parameter problem - octet %u", p[4]);
 	}
 	return true;
 }
@@ -140,7 +140,7 @@ static bool icmp_simple_text(struct strbuf *s, const uint8_t *p, size_t captured
 	case 0: case 8:
 		if (captured < 8)
 			return false;
-		strbuf_printf(s, "echo %s, id %u, seq %u", type == 8 ? "request" : "reply", wire_get16(p + 4),
+		trace_strbuf_printf(s, "echo %s, id %u, seq %u", type == 8 ? "request" : "reply", wire_get16(p + 4),
 			      wire_get16(p + 6));
 		return true;
 	case 9:
@@ -148,30 +148,30 @@ static bool icmp_simple_text(struct strbuf *s, const uint8_t *p, size_t captured
 	case 13:
 		if (captured < 8)
 			return false;
-		strbuf_printf(s, "time stamp query id %u seq %u", wire_get16(p + 4), wire_get16(p + 6));
+		trace_strbuf_printf(s, "time stamp query id %u seq %u", wire_get16(p + 4), wire_get16(p + 6));
 		return true;
 	case 11: case 12:
 		return icmp_problem_text(s, p, captured);
 	case 14:
 		if (captured < 20)
 			return false;
-		strbuf_printf(s, "time stamp reply id %u seq %u: org ", wire_get16(p + 4), wire_get16(p + 6));
+		trace_strbuf_printf(s, "time stamp reply id %u seq %u: org ", wire_get16(p + 4), wire_get16(p + 6));
 		put_icmp_time(s, wire_get32(p + 8));
-		strbuf_printf(s, ", recv ");
+		trace_strbuf_printf(s, ", recv ");
 		put_icmp_time(s, wire_get32(p + 12));
-		strbuf_printf(s, ", xmit ");
+		trace_strbuf_printf(s, ", xmit ");
 		put_icmp_time(s, wire_get32(p + 16));
 		return true;
 	case 18:
 		if (captured < 12)
 			return false;
-		strbuf_printf(s, "address mask is 0x%08x", wire_get32(p + 8));
+		trace_strbuf_printf(s, "address mask is 0x%08x", wire_get32(p + 8));
 		return true;
 	default:
 		if (type < sizeof(names) / sizeof(names[0]) && names[type])
-			strbuf_printf(s, "%s", names[type]);
+			trace_strbuf_printf(s, "%s", names[type]);
 		else
-			strbuf_printf(s, "type-#%u", type);
+			trace_strbuf_printf(s, "type-#%u", type);
 		return true;
 	}
 }
@@ -180,7 +180,7 @@ static bool icmp_simple_text(struct strbuf *s, const uint8_t *p, size_t captured
 static void put_icmp_quoted(struct tw_tracer *tr, const uint8_t *p, size_t captured)
 {
 	struct strbuf *b = &tr->out;
-	strbuf_printf(b, "\n\t");
+	trace_strbuf_printf(b, "\n\t");
 	size_t ip_len = captured >= 12 ? wire_get16(p + 10) : 0;
 	/* tcpdump reads the length again once it has cut the capture to it. */
 	if (ip_len < 4) {
@@ -188,7 +188,7 @@ static void put_icmp_quoted(struct tw_tracer *tr, const uint8_t *p, size_t captu
 		return;
 	}
 	size_t inner = captured - 8 < ip_len ? captured - 8 : ip_len;
-	trace_put_ipv4(tr, p + 8, inner, ip_len);
+	trace_put_inner_ip(tr, 4, p + 8, inner, ip_len);
 }
 
 void trace_put_icmp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t *p, uint32_t length,
@@ -205,12 +205,12 @@ void trace_put_icmp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t
 		ok = icmp_simple_text(&s, p, captured);
 	if (!ok || s.oom) {
 		b->oom |= s.oom;
-		strbuf_free(&s);
+		trace_strbuf_free(&s);
 		trace_put_truncated(b, "icmp");
 		return;
 	}
-	strbuf_printf(b, "ICMP %s, length %u", s.s, length);
-	strbuf_free(&s);
+	trace_strbuf_printf(b, "ICMP %s, length %u", s.s, length);
+	trace_strbuf_free(&s);
 	if (tr->cfg.verbose && !ip->fragmented && captured >= length) {
 		uint16_t sum = wire_csum(p, length);
 		if (sum != 0 && captured < 4) {
@@ -218,7 +218,7 @@ void trace_put_icmp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t
 			return;
 		}
 		if (sum != 0)
-			strbuf_printf(b, " (wrong icmp cksum %x (->%x)!)", wire_get16(p + 2),
+			trace_strbuf_printf(b, " (wrong icmp cksum %x (->%x)!)", wire_get16(p + 2),
 				      trace_checksum_should_be(wire_get16(p + 2), sum));
 	}
 	if (tr->cfg.verbose && icmp_is_error(p[0]))

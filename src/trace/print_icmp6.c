@@ -92,9 +92,9 @@ static enum icmp6_end put_icmp6_unreach(struct strbuf *b, unsigned verbose, cons
 	const uint8_t *q = p + 8;
 	uint8_t code = p[1], proto = 0;
 	if (code < 5)
-		strbuf_printf(b, ", %s", codes[code]);
+		trace_strbuf_printf(b, ", %s", codes[code]);
 	else
-		strbuf_printf(b, ", unknown unreach code (%u)", code);
+		trace_strbuf_printf(b, ", unknown unreach code (%u)", code);
 	if (code > 4) {
 		if (verbose > 1)
 			return ICMP6_STOP;
@@ -104,12 +104,12 @@ static enum icmp6_end put_icmp6_unreach(struct strbuf *b, unsigned verbose, cons
 	const uint8_t *u = code == 4 ? icmp6_quoted_upper(q, captured > 8 ? captured - 8 : 0, &proto) : q;
 	if (!u || captured < 48)
 		return ICMP6_CUT;
-	strbuf_printf(b, code == 4 ? ", " : " ");
+	trace_strbuf_printf(b, code == 4 ? ", " : " ");
 	trace_put_ip_addr(b, 6, q + 24);
 	if (code == 4)
-		strbuf_printf(b, " %s port %u", proto == WIRE_PROTO_TCP ? "tcp" : "udp", wire_get16(u + 2));
+		trace_strbuf_printf(b, " %s port %u", proto == WIRE_PROTO_TCP ? "tcp" : "udp", wire_get16(u + 2));
 	if (code == 2) {
-		strbuf_printf(b, ", source address ");
+		trace_strbuf_printf(b, ", source address ");
 		trace_put_ip_addr(b, 6, q + 8);
 	}
 	return ICMP6_MORE;
@@ -123,19 +123,19 @@ static enum icmp6_end put_icmp6_problem(struct strbuf *b, const uint8_t *p, size
 	if (p[0] == 3 && code == 0) {
 		if (captured < 48)
 			return ICMP6_CUT;
-		strbuf_printf(b, " for ");
+		trace_strbuf_printf(b, " for ");
 		trace_put_ip_addr(b, 6, p + 32);
 	} else if (p[0] == 3) {
 		if (code == 1)
-			strbuf_printf(b, " (reassembly)");
+			trace_strbuf_printf(b, " (reassembly)");
 		else
-			strbuf_printf(b, ", unknown code (%u)", code);
+			trace_strbuf_printf(b, ", unknown code (%u)", code);
 	} else if (captured < 48) {
 		return ICMP6_CUT;
 	} else if (code < 4) {
-		strbuf_printf(b, ", %s - octet %u", param[code], wire_get32(p + 4));
+		trace_strbuf_printf(b, ", %s - octet %u", param[code], wire_get32(p + 4));
 	} else {
-		strbuf_printf(b, ", code-#%u", code);
+		trace_strbuf_printf(b, ", code-#%u", code);
 	}
 	return ICMP6_MORE;
 }
@@ -159,13 +159,13 @@ static enum icmp6_end put_nd_options(struct strbuf *b, unsigned verbose, const u
 		size_t olen = (size_t)p[at + 1] * 8;
 		if (olen == 0 || at + olen > captured)
 			return ICMP6_CUT;
-		strbuf_printf(b, "\n\t  %s option (%u), length %zu (%u): ",
+		trace_strbuf_printf(b, "\n\t  %s option (%u), length %zu (%u): ",
 			      type < 6 && names[type] ? names[type] : "unknown", type, olen, p[at + 1]);
 		if (type == 1 || type == 2) {
 			for (size_t i = 2; i < olen; i++)
-				strbuf_printf(b, "%s%02x", i > 2 ? ":" : "", p[at + i]);
+				trace_strbuf_printf(b, "%s%02x", i > 2 ? ":" : "", p[at + i]);
 		} else if (type == 5) {
-			strbuf_printf(b, " %u%s", wire_get32(p + at + 4), olen != 8 ? "bad option length" : "");
+			trace_strbuf_printf(b, " %u%s", wire_get32(p + at + 4), olen != 8 ? "bad option length" : "");
 		} else if (verbose <= 1) {
 			trace_put_hex(b, "\n\t  ", p + at + 2, olen - 2);
 			return ICMP6_MORE;
@@ -185,15 +185,15 @@ static enum icmp6_end put_icmp6_nd(struct strbuf *b, unsigned verbose, const uin
 	if (captured < fixed)
 		return ICMP6_CUT;
 	if (p[0] == 135) {
-		strbuf_printf(b, ", who has ");
+		trace_strbuf_printf(b, ", who has ");
 		trace_put_ip_addr(b, 6, p + 8);
 	} else if (p[0] == 136) {
-		strbuf_printf(b, ", tgt is ");
+		trace_strbuf_printf(b, ", tgt is ");
 		trace_put_ip_addr(b, 6, p + 8);
 	} else {
-		strbuf_printf(b, ", ");
+		trace_strbuf_printf(b, ", ");
 		trace_put_ip_addr(b, 6, p + 24);
-		strbuf_printf(b, " to ");
+		trace_strbuf_printf(b, " to ");
 		trace_put_ip_addr(b, 6, p + 8);
 	}
 	if (!verbose)
@@ -201,13 +201,13 @@ static enum icmp6_end put_icmp6_nd(struct strbuf *b, unsigned verbose, const uin
 	if (p[0] == 136) {
 		static const char *const flags[] = { "router", "solicited", "override" };
 		const char *sep = "";
-		strbuf_printf(b, ", Flags [");
+		trace_strbuf_printf(b, ", Flags [");
 		for (int i = 0; i < 3; i++)
 			if (p[4] & (0x80 >> i)) {
-				strbuf_printf(b, "%s%s", sep, flags[i]);
+				trace_strbuf_printf(b, "%s%s", sep, flags[i]);
 				sep = ", ";
 			}
-		strbuf_printf(b, "%s]", *sep ? "" : "none");
+		trace_strbuf_printf(b, "%s]", *sep ? "" : "none");
 	}
 	return put_nd_options(b, verbose, p + fixed, length - fixed, captured - fixed);
 }
@@ -221,14 +221,14 @@ static enum icmp6_end put_icmp6_body(struct strbuf *b, unsigned verbose, const u
 	case 2:
 		if (captured < 8)
 			return ICMP6_CUT;
-		strbuf_printf(b, ", mtu %u", wire_get32(p + 4));
+		trace_strbuf_printf(b, ", mtu %u", wire_get32(p + 4));
 		return ICMP6_MORE;
 	case 3: case 4:
 		return put_icmp6_problem(b, p, captured);
 	case 128: case 129:
 		if (captured < 8)
 			return ICMP6_CUT;
-		strbuf_printf(b, ", id %u, seq %u", wire_get16(p + 4), wire_get16(p + 6));
+		trace_strbuf_printf(b, ", id %u, seq %u", wire_get16(p + 4), wire_get16(p + 6));
 		return ICMP6_MORE;
 	case 133:
 		if (!verbose || captured <= 8 || length <= 8)
@@ -241,10 +241,10 @@ static enum icmp6_end put_icmp6_body(struct strbuf *b, unsigned verbose, const u
 	case 144: case 146:
 		if (captured < 6)
 			return ICMP6_CUT;
-		strbuf_printf(b, ", id 0x%04x", wire_get16(p + 4));
+		trace_strbuf_printf(b, ", id 0x%04x", wire_get16(p + 4));
 		return ICMP6_MORE;
 	default:
-		strbuf_printf(b, ", length %u", length);
+		trace_strbuf_printf(b, ", length %u", length);
 		if (verbose <= 1)
 			trace_put_hex(b, "\n\t", p, captured < length ? captured : length);
 		return ICMP6_STOP;
@@ -261,9 +261,9 @@ static void put_icmp6_checksum(struct strbuf *b, const struct ip_ctx *ip, const 
 {
 	uint16_t stored = wire_get16(p + 2), sum = trace_l4_checksum(ip, WIRE_PROTO_ICMPV6, p, length);
 	if (sum != 0)
-		strbuf_printf(b, "[bad icmp6 cksum 0x%04x -> 0x%04x!] ", stored, trace_checksum_should_be(stored, sum));
+		trace_strbuf_printf(b, "[bad icmp6 cksum 0x%04x -> 0x%04x!] ", stored, trace_checksum_should_be(stored, sum));
 	else
-		strbuf_printf(b, "[icmp6 sum ok] ");
+		trace_strbuf_printf(b, "[icmp6 sum ok] ");
 }
 
 /*
@@ -276,7 +276,7 @@ void trace_put_icmp6(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_
 	struct strbuf *b = &tr->out;
 	unsigned verbose = tr->cfg.verbose;
 	if (length == 0) {
-		strbuf_printf(b, "ICMP6, length 0 (invalid)");
+		trace_strbuf_printf(b, "ICMP6, length 0 (invalid)");
 		return;
 	}
 	if (verbose && !ip->fragmented && captured >= length) {
@@ -292,11 +292,11 @@ void trace_put_icmp6(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_
 	}
 	const char *name = icmp6_type_name(p[0]);
 	if (name)
-		strbuf_printf(b, "ICMP6, %s", name);
+		trace_strbuf_printf(b, "ICMP6, %s", name);
 	else
-		strbuf_printf(b, "ICMP6, unknown icmp6 type (%u)", p[0]);
+		trace_strbuf_printf(b, "ICMP6, unknown icmp6 type (%u)", p[0]);
 	if (verbose && icmp6_length_first(p[0]))
-		strbuf_printf(b, ", length %u", length);
+		trace_strbuf_printf(b, ", length %u", length);
 	if (captured < 2) {
 		trace_put_truncated(b, "icmp6");
 		return;
@@ -304,7 +304,7 @@ void trace_put_icmp6(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_
 	switch (put_icmp6_body(b, verbose, p, length, captured)) {
 	case ICMP6_MORE:
 		if (!verbose)
-			strbuf_printf(b, ", length %u", length);
+			trace_strbuf_printf(b, ", length %u", length);
 		break;
 	case ICMP6_STOP:
 		break;

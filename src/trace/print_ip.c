@@ -35,7 +35,7 @@ void trace_put_ip_payload(struct tw_tracer *tr, struct ip_ctx *ip, uint8_t first
 	const char *needs = proto_needs(proto, ip->family);
 	ip->addrs_on_l4 = first == proto;
 	if (needs) {
-		strbuf_printf(b, "[%s requires %s] (invalid)", trace_ipproto_name(proto), needs);
+		trace_strbuf_printf(b, "[%s requires %s] (invalid)", trace_ipproto_name(proto), needs);
 		return;
 	}
 	switch (proto) {
@@ -52,19 +52,17 @@ void trace_put_ip_payload(struct tw_tracer *tr, struct ip_ctx *ip, uint8_t first
 		trace_put_icmp6(tr, ip, p, length, captured);
 		break;
 	case 4:
-		trace_put_ipv4(tr, p, captured, length);
-		break;
 	case 41:
-		trace_put_ipv6(tr, p, captured, length);
+		trace_put_inner_ip(tr, proto == 4 ? 4 : 6, p, captured, length);
 		break;
 	case WIRE_PROTO_NONE:
-		strbuf_printf(b, "no next header");
+		trace_strbuf_printf(b, "no next header");
 		break;
 	case 77: /* Sun ND */
-		strbuf_printf(b, " nd %u", length);
+		trace_strbuf_printf(b, " nd %u", length);
 		break;
 	default:
-		strbuf_printf(b, " ip-proto-%u %u", proto, length);
+		trace_strbuf_printf(b, " ip-proto-%u %u", proto, length);
 		break;
 	}
 }
@@ -78,21 +76,21 @@ enum v4opt_end { V4OPT_OK, V4OPT_TRUNC, V4OPT_CUT };
 static enum v4opt_end put_ipv4_route(struct strbuf *b, const uint8_t *cp, uint32_t len, size_t avail)
 {
 	if (len < 3) {
-		strbuf_printf(b, " [bad length %u]", len);
+		trace_strbuf_printf(b, " [bad length %u]", len);
 		return V4OPT_OK;
 	}
 	if ((len + 1) & 3)
-		strbuf_printf(b, " [bad length %u]", len);
+		trace_strbuf_printf(b, " [bad length %u]", len);
 	uint32_t ptr = cp[2] - 1u;
 	if (ptr < 3 || ((ptr + 1) & 3) || ptr > len + 1)
-		strbuf_printf(b, " [bad ptr %u]", cp[2]);
+		trace_strbuf_printf(b, " [bad ptr %u]", cp[2]);
 	for (uint32_t at = 3; at < len; at += 4) {
 		if (at + 4 > avail)
 			return V4OPT_TRUNC;
-		strbuf_printf(b, " ");
+		trace_strbuf_printf(b, " ");
 		trace_put_ip_addr(b, 4, cp + at);
 		if (ptr > at)
-			strbuf_printf(b, ",");
+			trace_strbuf_printf(b, ",");
 	}
 	return V4OPT_OK;
 }
@@ -102,32 +100,32 @@ static enum v4opt_end put_ipv4_timestamp(struct strbuf *b, const uint8_t *cp, ui
 {
 	static const char *const kinds[] = { [0] = "TSONLY", [1] = "TS+ADDR", [3] = "PRESPEC" };
 	if (len < 4) {
-		strbuf_printf(b, "[bad length %u]", len);
+		trace_strbuf_printf(b, "[bad length %u]", len);
 		return V4OPT_OK;
 	}
-	strbuf_printf(b, " TS{");
+	trace_strbuf_printf(b, " TS{");
 	uint32_t flag = cp[3] & 0xf, hop = flag != 0 ? 8 : 4, ptr = cp[2] - 1u, at = 0;
 	if ((len - 4) & (hop - 1))
-		strbuf_printf(b, "[bad length %u]", len);
+		trace_strbuf_printf(b, "[bad length %u]", len);
 	if (ptr < 4 || ((ptr - 4) & (hop - 1)) || ptr > len + 1)
-		strbuf_printf(b, "[bad ptr %u]", cp[2]);
+		trace_strbuf_printf(b, "[bad ptr %u]", cp[2]);
 	if (flag < 4 && kinds[flag]) {
-		strbuf_printf(b, "%s", kinds[flag]);
+		trace_strbuf_printf(b, "%s", kinds[flag]);
 		for (at = 4; at < len; at += hop) {
 			if (at + hop > avail)
 				return V4OPT_TRUNC;
-			strbuf_printf(b, "%s%u@", ptr == at ? " ^ " : " ", wire_get32(cp + at + hop - 4));
+			trace_strbuf_printf(b, "%s%u@", ptr == at ? " ^ " : " ", wire_get32(cp + at + hop - 4));
 			if (hop == 8)
 				trace_put_ip_addr(b, 4, cp + at);
 		}
 	} else {
-		strbuf_printf(b, "[bad ts type %u]", flag);
+		trace_strbuf_printf(b, "[bad ts type %u]", flag);
 	}
-	strbuf_printf(b, "%s", ptr == at ? " ^ " : "");
+	trace_strbuf_printf(b, "%s", ptr == at ? " ^ " : "");
 	if (cp[3] >> 4)
-		strbuf_printf(b, " [%u hops not recorded]} ", cp[3] >> 4);
+		trace_strbuf_printf(b, " [%u hops not recorded]} ", cp[3] >> 4);
 	else
-		strbuf_printf(b, "}");
+		trace_strbuf_printf(b, "}");
 	return V4OPT_OK;
 }
 
@@ -157,9 +155,9 @@ static enum v4opt_end put_ipv4_option(struct strbuf *b, const uint8_t *cp, uint3
 		return put_ipv4_route(b, cp, olen, avail);
 	case 148: /* router alert (RFC 2113) */
 		if (olen < 4)
-			strbuf_printf(b, " [bad length %u]", olen);
+			trace_strbuf_printf(b, " [bad length %u]", olen);
 		else if (wire_get16(cp + 2) != 0)
-			strbuf_printf(b, " value %u", wire_get16(cp + 2));
+			trace_strbuf_printf(b, " value %u", wire_get16(cp + 2));
 		return V4OPT_OK;
 	default:
 		return V4OPT_OK;
@@ -171,14 +169,14 @@ static enum v4opt_end put_ipv4_options(struct strbuf *b, const uint8_t *p, uint3
 {
 	uint32_t olen;
 	for (uint32_t at = 0; at < len; at += olen) {
-		strbuf_printf(b, "%s", at ? "," : "");
+		trace_strbuf_printf(b, "%s", at ? "," : "");
 		if (at >= avail)
 			return V4OPT_CUT;
 		const char *name = ipv4_option_name(p[at]);
 		if (name)
-			strbuf_printf(b, "%s", name);
+			trace_strbuf_printf(b, "%s", name);
 		else
-			strbuf_printf(b, "unknown %u", p[at]);
+			trace_strbuf_printf(b, "unknown %u", p[at]);
 		olen = 1;
 		if (p[at] > 1) {
 			if (at + 1 >= avail)
@@ -186,11 +184,11 @@ static enum v4opt_end put_ipv4_options(struct strbuf *b, const uint8_t *p, uint3
 			olen = p[at + 1];
 		}
 		if (olen < 2 && p[at] > 1) {
-			strbuf_printf(b, " [bad length %u]", olen);
+			trace_strbuf_printf(b, " [bad length %u]", olen);
 			return V4OPT_OK;
 		}
 		if (olen > len - at) {
-			strbuf_printf(b, " [bad length %u]", olen);
+			trace_strbuf_printf(b, " [bad length %u]", olen);
 			return V4OPT_OK;
 		}
 		if (at + olen > avail)
@@ -230,33 +228,33 @@ static const uint8_t *ipv4_csum_dst(const uint8_t *hdr, uint32_t hlen, size_t ca
 static void put_ipv4_flags(struct strbuf *b, uint16_t frag)
 {
 	const char *sep = "";
-	strbuf_printf(b, ", flags [");
+	trace_strbuf_printf(b, ", flags [");
 	if (frag & WIRE_IPV4_FLAG_MF) {
-		strbuf_printf(b, "+");
+		trace_strbuf_printf(b, "+");
 		sep = ", ";
 	}
 	if (frag & WIRE_IPV4_FLAG_DF) {
-		strbuf_printf(b, "%sDF", sep);
+		trace_strbuf_printf(b, "%sDF", sep);
 		sep = ", ";
 	}
 	if (frag & WIRE_IPV4_FLAG_RES)
-		strbuf_printf(b, "%srsvd", sep);
+		trace_strbuf_printf(b, "%srsvd", sep);
 	if (!(frag & (WIRE_IPV4_FLAG_MF | WIRE_IPV4_FLAG_DF | WIRE_IPV4_FLAG_RES)))
-		strbuf_printf(b, "none");
-	strbuf_printf(b, "]");
+		trace_strbuf_printf(b, "none");
+	trace_strbuf_printf(b, "]");
 }
 
 /* ", options (...)" of a header whose first `captured` bytes are present. */
 static enum v4opt_end put_ipv4_option_list(struct strbuf *b, const uint8_t *hdr, uint32_t hlen, size_t captured)
 {
-	strbuf_printf(b, ", options (");
+	trace_strbuf_printf(b, ", options (");
 	enum v4opt_end r = put_ipv4_options(b, hdr + WIRE_IPV4_HDR_MIN, hlen - WIRE_IPV4_HDR_MIN,
 					    captured - WIRE_IPV4_HDR_MIN);
 	if (r == V4OPT_CUT) {
 		trace_put_truncated(b, "ip");
 		return r;
 	}
-	strbuf_printf(b, "%s)", r == V4OPT_TRUNC ? " [truncated-option]" : "");
+	trace_strbuf_printf(b, "%s)", r == V4OPT_TRUNC ? " [truncated-option]" : "");
 	return r;
 }
 
@@ -266,26 +264,26 @@ static bool put_ipv4_verbose(struct strbuf *b, const struct wire_ipv4 *ip, const
 	static const char *const ecn[] = { "", ",ECT(1)", ",ECT(0)", ",CE" };
 	const char *name = trace_ipproto_name(ip->proto);
 	enum v4opt_end opts = V4OPT_OK;
-	strbuf_printf(b, "(tos 0x%x%s", ip->tos, ecn[ip->tos & 3]);
+	trace_strbuf_printf(b, "(tos 0x%x%s", ip->tos, ecn[ip->tos & 3]);
 	if (ip->ttl >= 1)
-		strbuf_printf(b, ", ttl %u", ip->ttl);
-	strbuf_printf(b, ", id %u, offset %u", ip->id, wire_ipv4_frag_offset(ip));
+		trace_strbuf_printf(b, ", ttl %u", ip->ttl);
+	trace_strbuf_printf(b, ", id %u, offset %u", ip->id, wire_ipv4_frag_offset(ip));
 	put_ipv4_flags(b, ip->frag);
-	strbuf_printf(b, ", proto %s (%u), length %u", name ? name : "unknown", ip->proto, ip->total_len);
+	trace_strbuf_printf(b, ", proto %s (%u), length %u", name ? name : "unknown", ip->proto, ip->total_len);
 	if (ip->hdr_len > WIRE_IPV4_HDR_MIN && (opts = put_ipv4_option_list(b, hdr, ip->hdr_len, captured)) == V4OPT_CUT)
 		return false;
 	if (ip->hdr_len <= captured) {
 		uint16_t sum = wire_csum(hdr, ip->hdr_len);
 		if (sum != 0)
-			strbuf_printf(b, ", bad cksum %x (->%x)!", ip->csum, trace_checksum_should_be(ip->csum, sum));
+			trace_strbuf_printf(b, ", bad cksum %x (->%x)!", ip->csum, trace_checksum_should_be(ip->csum, sum));
 	}
-	strbuf_printf(b, ")\n    ");
+	trace_strbuf_printf(b, ")\n    ");
 	if (opts == V4OPT_OK)
 		return true;
 	trace_put_ip_addr(b, 4, ip->src);
-	strbuf_printf(b, " > ");
+	trace_strbuf_printf(b, " > ");
 	trace_put_ip_addr(b, 4, ip->dst);
-	strbuf_printf(b, ": ");
+	trace_strbuf_printf(b, ": ");
 	trace_put_truncated(b, "ip");
 	return false;
 }
@@ -294,17 +292,17 @@ static bool put_ipv4_verbose(struct strbuf *b, const struct wire_ipv4 *ip, const
 static bool ipv4_header_ok(struct strbuf *b, const struct wire_ipv4 *ip, size_t length)
 {
 	if (length < WIRE_IPV4_HDR_MIN) {
-		strbuf_printf(b, "truncated-ip %zu", length);
+		trace_strbuf_printf(b, "truncated-ip %zu", length);
 		return false;
 	}
 	if (ip->hdr_len < WIRE_IPV4_HDR_MIN) {
-		strbuf_printf(b, "bad-hlen %u", ip->hdr_len);
+		trace_strbuf_printf(b, "bad-hlen %u", ip->hdr_len);
 		return false;
 	}
 	if (length < ip->total_len)
-		strbuf_printf(b, "truncated-ip - %zu bytes missing! ", ip->total_len - length);
+		trace_strbuf_printf(b, "truncated-ip - %zu bytes missing! ", ip->total_len - length);
 	if (ip->total_len < ip->hdr_len) {
-		strbuf_printf(b, "bad-len %u", ip->total_len);
+		trace_strbuf_printf(b, "bad-len %u", ip->total_len);
 		return false;
 	}
 	return true;
@@ -320,13 +318,33 @@ static bool ipv4_version_ok(struct strbuf *b, const uint8_t *p, size_t captured)
 	if (p[0] >> 4 == 4)
 		return true;
 	if (p[0] >> 4 == 6)
-		strbuf_printf(b, "IP6, wrong link-layer encapsulation (invalid)");
+		trace_strbuf_printf(b, "IP6, wrong link-layer encapsulation (invalid)");
 	else
-		strbuf_printf(b, "IP%u (invalid)", p[0] >> 4);
+		trace_strbuf_printf(b, "IP%u (invalid)", p[0] >> 4);
 	return false;
 }
 
 /* `length` is what the link layer says the datagram's length is. */
+/*
+ * An IP datagram inside another (IP-in-IP, or the datagram an ICMP error
+ * quotes). DEVIATION(tcpdump): nesting stops at TRACE_MAX_IP_DEPTH with
+ * "[|ip]", where tcpdump recurses as deep as the packet goes, because a
+ * 64 KiB packet nests thousands of times and would overflow a small stack.
+ */
+void trace_put_inner_ip(struct tw_tracer *tr, uint8_t version, const uint8_t *p, size_t captured, size_t length)
+{
+	if (tr->ip_depth >= TRACE_MAX_IP_DEPTH) {
+		trace_put_truncated(&tr->out, "ip");
+		return;
+	}
+	tr->ip_depth++;
+	if (version == 4)
+		trace_put_ipv4(tr, p, captured, length);
+	else
+		trace_put_ipv6(tr, p, captured, length);
+	tr->ip_depth--;
+}
+
 void trace_put_ipv4(struct tw_tracer *tr, const uint8_t *p, size_t captured, size_t length)
 {
 	struct strbuf *b = &tr->out;
@@ -334,7 +352,7 @@ void trace_put_ipv4(struct tw_tracer *tr, const uint8_t *p, size_t captured, siz
 
 	if (!ipv4_version_ok(b, p, captured))
 		return;
-	strbuf_printf(b, "IP ");
+	trace_strbuf_printf(b, "IP ");
 	if (wire_ipv4_parse(&ip, p, captured) == -WIRE_E_TRUNCATED) {
 		trace_put_truncated(b, "ip");
 		return;
@@ -350,13 +368,13 @@ void trace_put_ipv4(struct tw_tracer *tr, const uint8_t *p, size_t captured, siz
 	if ((ip.frag & WIRE_IPV4_OFFMASK) != 0) {
 		/* A later fragment: its transport header is in the first one. */
 		trace_put_addr_pair(b, &ctx);
-		strbuf_printf(b, "ip-proto-%u", ip.proto);
+		trace_strbuf_printf(b, "ip-proto-%u", ip.proto);
 		return;
 	}
 	if (!trace_proto_has_ports(ip.proto))
 		trace_put_addr_pair(b, &ctx);
 	if (captured < ip.hdr_len) {
-		strbuf_printf(b, " [remaining caplen(%zu) < header length(%u)]", captured, ip.hdr_len);
+		trace_strbuf_printf(b, " [remaining caplen(%zu) < header length(%u)]", captured, ip.hdr_len);
 		trace_put_truncated(b, "ip");
 		return;
 	}

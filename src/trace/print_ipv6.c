@@ -46,11 +46,11 @@ static bool put_ip6_sub_options(struct strbuf *b, const uint8_t *p, size_t len)
 		if (!ip6_option_length(p, i, len, &olen))
 			return false;
 		if (p[i] == 0)
-			strbuf_printf(b, ", pad1");
+			trace_strbuf_printf(b, ", pad1");
 		else if (p[i] == 1)
-			strbuf_printf(b, ", padn");
+			trace_strbuf_printf(b, ", padn");
 		else
-			strbuf_printf(b, ", sopt_type 0x%02x: len=%u", p[i], p[i + 1]);
+			trace_strbuf_printf(b, ", sopt_type 0x%02x: len=%u", p[i], p[i + 1]);
 	}
 	return true;
 }
@@ -74,16 +74,16 @@ static void put_ip6_jumbo(struct strbuf *b, struct ip6_walk *w, const uint8_t *o
 	}
 	*seen = true;
 	if (w->verbose)
-		strbuf_printf(b, "(jumbo: %u%s) ", jumbo, why ? why : "");
+		trace_strbuf_printf(b, "(jumbo: %u%s) ", jumbo, why ? why : "");
 }
 
 /* tcpdump's complaint about an option too short for its type, or with the wrong length; always false. */
 static bool ip6_option_bad(struct strbuf *b, const char *name, const uint8_t *o, bool short_of_room)
 {
 	if (short_of_room)
-		strbuf_printf(b, "(%s: trunc)", name);
+		trace_strbuf_printf(b, "(%s: trunc)", name);
 	else
-		strbuf_printf(b, "(%s: invalid len %u)", name, o[1]);
+		trace_strbuf_printf(b, "(%s: invalid len %u)", name, o[1]);
 	return false;
 }
 
@@ -94,16 +94,16 @@ static bool put_ip6_option(struct strbuf *b, struct ip6_walk *w, const uint8_t *
 	unsigned v = w->verbose;
 	switch (o[0]) {
 	case 0:
-		strbuf_printf(b, "%s", v ? "(pad1)" : "");
+		trace_strbuf_printf(b, "%s", v ? "(pad1)" : "");
 		return true;
 	case 1:
-		strbuf_printf(b, "%s", v ? "(padn)" : "");
+		trace_strbuf_printf(b, "%s", v ? "(padn)" : "");
 		return true;
 	case 5: /* router alert (RFC 2711) */
 		if (left < 4 || o[1] != 2)
 			return ip6_option_bad(b, "rtalert", o, left < 4);
 		if (v)
-			strbuf_printf(b, "(rtalert: 0x%04x) ", wire_get16(o + 2));
+			trace_strbuf_printf(b, "(rtalert: 0x%04x) ", wire_get16(o + 2));
 		return true;
 	case 0xc2:
 		if (left < 6 || o[1] != 4)
@@ -115,15 +115,15 @@ static bool put_ip6_option(struct strbuf *b, struct ip6_walk *w, const uint8_t *
 			return ip6_option_bad(b, "homeaddr", o, left < 18);
 		if (!v)
 			return true;
-		strbuf_printf(b, "(homeaddr: ");
+		trace_strbuf_printf(b, "(homeaddr: ");
 		trace_put_ip_addr(b, 6, o + 2);
 		if (o[1] > 16 && !put_ip6_sub_options(b, o + 18, olen - 18))
 			return false;
-		strbuf_printf(b, ")");
+		trace_strbuf_printf(b, ")");
 		return true;
 	default:
 		if (v)
-			strbuf_printf(b, "(opt_type 0x%02x: len=%u)", o[0], o[1]);
+			trace_strbuf_printf(b, "(opt_type 0x%02x: len=%u)", o[0], o[1]);
 		return true;
 	}
 }
@@ -141,7 +141,7 @@ static bool put_ip6_options(struct strbuf *b, struct ip6_walk *w, const uint8_t 
 			return false;
 	}
 	if (w->verbose)
-		strbuf_printf(b, " ");
+		trace_strbuf_printf(b, " ");
 	return true;
 }
 
@@ -160,7 +160,7 @@ static long put_ip6_opts_header(struct strbuf *b, struct ip6_walk *w, bool hop_b
 		trace_put_truncated(b, proto);
 		return EXT_TRUNC;
 	}
-	strbuf_printf(b, hop_by_hop ? "HBH " : "DSTOPT ");
+	trace_strbuf_printf(b, hop_by_hop ? "HBH " : "DSTOPT ");
 	if ((hop_by_hop || w->verbose) && !put_ip6_options(b, w, h + 2, len - 2, hop_by_hop)) {
 		trace_put_truncated(b, proto);
 		return EXT_TRUNC;
@@ -181,12 +181,12 @@ static long put_ip6_fragment(struct strbuf *b, struct ip6_walk *w)
 	/* What follows the header, per the payload length; tcpdump lets it wrap around. */
 	uint64_t rest = (uint64_t)WIRE_IPV6_HDR_LEN + wire_get16(w->hdr + 4) - w->at - 8;
 	if (w->verbose)
-		strbuf_printf(b, "frag (0x%08x:%u|%" PRIu64 ")", wire_get32(h + 4), off, rest);
+		trace_strbuf_printf(b, "frag (0x%08x:%u|%" PRIu64 ")", wire_get32(h + 4), off, rest);
 	else
-		strbuf_printf(b, "frag (%u|%" PRIu64 ")", off, rest);
+		trace_strbuf_printf(b, "frag (%u|%" PRIu64 ")", off, rest);
 	if (off != 0)
 		return EXT_TRUNC;
-	strbuf_printf(b, " ");
+	trace_strbuf_printf(b, " ");
 	return 8;
 }
 
@@ -206,47 +206,47 @@ static long put_ip6_routing(struct strbuf *b, struct ip6_walk *w)
 		trace_put_truncated(b, "ip6");
 		return EXT_CUT;
 	}
-	strbuf_printf(b, "RT6");
+	trace_strbuf_printf(b, "RT6");
 	if (avail < 2)
 		return rt6_cut(b);
-	strbuf_printf(b, " (len=%u", h[1]);
+	trace_strbuf_printf(b, " (len=%u", h[1]);
 	if (avail < 3)
 		return rt6_cut(b);
-	strbuf_printf(b, ", type=%u%s", h[2], h[2] == 0 ? " [Deprecated]" : "");
+	trace_strbuf_printf(b, ", type=%u%s", h[2], h[2] == 0 ? " [Deprecated]" : "");
 	if (avail < 4)
 		return rt6_cut(b);
-	strbuf_printf(b, ", segleft=%u", h[3]);
+	trace_strbuf_printf(b, ", segleft=%u", h[3]);
 	if (h[2] == 0 || h[2] == 2) {
 		if (avail < 8)
 			return rt6_cut(b);
 		if (wire_get32(h + 4) || w->verbose)
-			strbuf_printf(b, ", rsv=0x%x", wire_get32(h + 4));
+			trace_strbuf_printf(b, ", rsv=0x%x", wire_get32(h + 4));
 	} else if (h[2] == 4) {
 		if (avail < 5)
 			return rt6_cut(b);
-		strbuf_printf(b, ", last-entry=%u", h[4]);
+		trace_strbuf_printf(b, ", last-entry=%u", h[4]);
 		if (avail < 6)
 			return rt6_cut(b);
 		if (h[5] || w->verbose)
-			strbuf_printf(b, ", flags=0x%x", h[5]);
+			trace_strbuf_printf(b, ", flags=0x%x", h[5]);
 		if (avail < 8)
 			return rt6_cut(b);
-		strbuf_printf(b, ", tag=%x", wire_get16(h + 6));
+		trace_strbuf_printf(b, ", tag=%x", wire_get16(h + 6));
 	} else {
-		strbuf_printf(b, " (unknown type) (invalid)");
+		trace_strbuf_printf(b, " (unknown type) (invalid)");
 		return EXT_TRUNC;
 	}
 	if (h[1] % 2 == 1) {
-		strbuf_printf(b, " (invalid length %u) (invalid)", h[1]);
+		trace_strbuf_printf(b, " (invalid length %u) (invalid)", h[1]);
 		return EXT_TRUNC;
 	}
 	for (unsigned i = 0; i < h[1] / 2u; i++) {
 		if (avail < 8 + 16 * (i + 1u))
 			return rt6_cut(b);
-		strbuf_printf(b, ", [%u]", i);
+		trace_strbuf_printf(b, ", [%u]", i);
 		trace_put_ip_addr(b, 6, h + 8 + 16 * i);
 	}
-	strbuf_printf(b, ") ");
+	trace_strbuf_printf(b, ") ");
 	return ((long)h[1] + 1) * 8;
 }
 
@@ -286,12 +286,12 @@ static const uint8_t *ipv6_csum_dst(const uint8_t *hdr, size_t captured)
 static void put_ipv6_verbose(struct strbuf *b, const struct wire_ipv6 *ip)
 {
 	const char *name = trace_ipproto_name(ip->next);
-	strbuf_printf(b, "(");
+	trace_strbuf_printf(b, "(");
 	if (ip->tclass)
-		strbuf_printf(b, "class 0x%02x, ", ip->tclass);
+		trace_strbuf_printf(b, "class 0x%02x, ", ip->tclass);
 	if (ip->flow)
-		strbuf_printf(b, "flowlabel 0x%05x, ", ip->flow);
-	strbuf_printf(b, "hlim %u, next-header %s (%u) payload length: %u) ", ip->hlim, name ? name : "unknown",
+		trace_strbuf_printf(b, "flowlabel 0x%05x, ", ip->flow);
+	trace_strbuf_printf(b, "hlim %u, next-header %s (%u) payload length: %u) ", ip->hlim, name ? name : "unknown",
 		      ip->next, ip->plen);
 }
 
@@ -311,7 +311,7 @@ static void put_ipv6_upper(struct tw_tracer *tr, struct ip6_walk *w, struct ip_c
 			return;
 		}
 		if (length < len)
-			strbuf_printf(&tr->out, "truncated-ip6 - %zu bytes missing!", len - length);
+			trace_strbuf_printf(&tr->out, "truncated-ip6 - %zu bytes missing!", len - length);
 	} else if (w->payload_len == 0) {
 		if (found_ext) {
 			trace_put_truncated(&tr->out, "ip6");
@@ -333,13 +333,13 @@ static long put_ipv6_ext(struct strbuf *b, struct ip6_walk *w, uint8_t nh, bool 
 	case WIRE_PROTO_HOPOPTS: {
 		/* RFC 8200 4.1: only once, and right after the fixed header. */
 		if (*found_hbh || w->at != WIRE_IPV6_HDR_LEN) {
-			strbuf_printf(b, *found_hbh ? "[The Hop-by-Hop Options header was already found] (invalid)"
+			trace_strbuf_printf(b, *found_hbh ? "[The Hop-by-Hop Options header was already found] (invalid)"
 						    : "[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)");
 			return EXT_CUT;
 		}
 		long advance = put_ip6_opts_header(b, w, true);
 		if (advance != EXT_CUT && w->payload_len == 0 && !w->found_jumbo) {
-			strbuf_printf(b, "[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
+			trace_strbuf_printf(b, "[No valid Jumbo Payload Hop-by-Hop option found] (invalid)");
 			return EXT_CUT;
 		}
 		*found_hbh = true;
@@ -400,12 +400,12 @@ void trace_put_ipv6(struct tw_tracer *tr, const uint8_t *p, size_t captured, siz
 		return;
 	}
 	if (length < WIRE_IPV6_HDR_LEN) {
-		strbuf_printf(b, "truncated-ip6 %zu", length);
+		trace_strbuf_printf(b, "truncated-ip6 %zu", length);
 		return;
 	}
-	strbuf_printf(b, "IP6 ");
+	trace_strbuf_printf(b, "IP6 ");
 	if (wire_ipv6_parse(&ip, p, captured) == -WIRE_E_VERSION) {
-		strbuf_printf(b, "version error: %u != 6", p[0] >> 4);
+		trace_strbuf_printf(b, "version error: %u != 6", p[0] >> 4);
 		return;
 	}
 	/* A zero payload length may be a jumbogram's: tcpdump reads on to find out. */
@@ -413,7 +413,7 @@ void trace_put_ipv6(struct tw_tracer *tr, const uint8_t *p, size_t captured, siz
 	if (ip.plen != 0) {
 		len = ip.plen + (size_t)WIRE_IPV6_HDR_LEN;
 		if (length < len)
-			strbuf_printf(b, "truncated-ip6 - %zu bytes missing!", len - length);
+			trace_strbuf_printf(b, "truncated-ip6 - %zu bytes missing!", len - length);
 	}
 	if (tr->cfg.verbose)
 		put_ipv6_verbose(b, &ip);

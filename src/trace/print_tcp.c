@@ -157,7 +157,7 @@ static size_t put_text_line(struct strbuf *b, const char *prefix, const struct t
 	size_t start = at, next;
 	for (;; at++) {
 		if (at == t->len) {
-			strbuf_printf(b, "%s%.*s", prefix, (int)(at - start), (const char *)t->p + start);
+			trace_strbuf_printf(b, "%s%.*s", prefix, (int)(at - start), (const char *)t->p + start);
 			trace_put_truncated(b, "http");
 			return 0;
 		}
@@ -179,7 +179,7 @@ static size_t put_text_line(struct strbuf *b, const char *prefix, const struct t
 		if (!is_print(c) && c != '\t')
 			return 0;
 	}
-	strbuf_printf(b, "%s%.*s", prefix, (int)(at - start), (const char *)t->p + start);
+	trace_strbuf_printf(b, "%s%.*s", prefix, (int)(at - start), (const char *)t->p + start);
 	return next;
 }
 
@@ -195,13 +195,13 @@ static void put_http(struct strbuf *b, unsigned verbose, const struct text *t)
 			text = tok[0] >= '0' && tok[0] <= '9' && tok[1] >= '0' && tok[1] <= '9' &&
 			       tok[2] >= '0' && tok[2] <= '9' && tok[3] == '\0';
 	}
-	strbuf_printf(b, ": HTTP");
+	trace_strbuf_printf(b, ": HTTP");
 	if (!text)
 		return;
 	if (!verbose) {
 		put_text_line(b, ": ", t, 0, &cut);
 	} else {
-		strbuf_printf(b, ", length: %zu", t->len);
+		trace_strbuf_printf(b, ", length: %zu", t->len);
 		for (size_t i = 0; i < t->len && (i = put_text_line(b, "\n\t", t, i, &cut)) != 0;)
 			;
 	}
@@ -213,15 +213,15 @@ static void put_http(struct strbuf *b, unsigned verbose, const struct text *t)
 static void put_rst_data(struct strbuf *b, const struct text *t)
 {
 	size_t n = t->len;
-	strbuf_printf(b, t->len <= t->captured ? " [RST" : " [!RST");
+	trace_strbuf_printf(b, t->len <= t->captured ? " [RST" : " [!RST");
 	if (n > 30) {
 		n = 30;
-		strbuf_printf(b, "+");
+		trace_strbuf_printf(b, "+");
 	}
-	strbuf_printf(b, " ");
+	trace_strbuf_printf(b, " ");
 	for (size_t i = 0; i < n && i < t->captured; i++)
 		trace_put_safe_char(b, t->p[i]);
-	strbuf_printf(b, "]");
+	trace_strbuf_printf(b, "]");
 }
 
 /* ------------------------------------------------------------------ TCP */
@@ -238,7 +238,7 @@ static void put_tcp_flags(struct strbuf *b, uint8_t flags)
 		if (flags & names[i].bit)
 			s[n++] = names[i].ch;
 	s[n] = '\0';
-	strbuf_printf(b, "Flags [%s]", n ? s : "none");
+	trace_strbuf_printf(b, "Flags [%s]", n ? s : "none");
 }
 
 /* Turns absolute seq/ack into relative ones, tcpdump's way. False on no memory. */
@@ -280,24 +280,24 @@ static void put_tcp_checksum(struct strbuf *b, const struct ip_ctx *ip, const ui
 			     uint16_t stored)
 {
 	uint16_t sum = trace_l4_checksum(ip, WIRE_PROTO_TCP, seg, length);
-	strbuf_printf(b, ", cksum 0x%04x", stored);
+	trace_strbuf_printf(b, ", cksum 0x%04x", stored);
 	if (sum == 0)
-		strbuf_printf(b, " (correct)");
+		trace_strbuf_printf(b, " (correct)");
 	else
-		strbuf_printf(b, " (incorrect -> 0x%04x)", trace_checksum_should_be(stored, sum));
+		trace_strbuf_printf(b, " (incorrect -> 0x%04x)", trace_checksum_should_be(stored, sum));
 }
 
 /* The TCP line's ports, with the addresses when no other header came between IP and TCP. */
 static void put_tcp_ports(struct strbuf *b, const struct ip_ctx *ip, const struct wire_tcp *t)
 {
 	if (!ip->addrs_on_l4) {
-		strbuf_printf(b, "%u > %u: ", t->sport, t->dport);
+		trace_strbuf_printf(b, "%u > %u: ", t->sport, t->dport);
 		return;
 	}
 	trace_put_ip_addr(b, ip->family, ip->src);
-	strbuf_printf(b, ".%u > ", t->sport);
+	trace_strbuf_printf(b, ".%u > ", t->sport);
 	trace_put_ip_addr(b, ip->family, ip->dst);
-	strbuf_printf(b, ".%u: ", t->dport);
+	trace_strbuf_printf(b, ".%u: ", t->dport);
 }
 
 /* Options, then "length N"; false when tcpdump stops inside the options. */
@@ -309,18 +309,18 @@ static bool put_tcp_tail(struct strbuf *b, struct opt_walk *w, uint32_t data_len
 		case WALK_DONE:
 			break;
 		case WALK_BAD:
-			strbuf_printf(b, "[bad opt]%s", any ? "]" : "");
+			trace_strbuf_printf(b, "[bad opt]%s", any ? "]" : "");
 			return false;
 		case WALK_TRUNC:
 			trace_put_truncated(b, w->proto);
-			strbuf_printf(b, "%s", any ? ">" : "");
+			trace_strbuf_printf(b, "%s", any ? ">" : "");
 			return false;
 		case WALK_CUT:
 			trace_put_truncated(b, w->proto);
 			return false;
 		}
 	}
-	strbuf_printf(b, ", length %u", data_len);
+	trace_strbuf_printf(b, ", length %u", data_len);
 	return true;
 }
 
@@ -339,9 +339,9 @@ static bool put_tcp_head(struct strbuf *b, const struct ip_ctx *ip, const struct
 {
 	if (captured < 4) {
 		trace_put_ip_addr(b, ip->family, ip->src);
-		strbuf_printf(b, " > ");
+		trace_strbuf_printf(b, " > ");
 		trace_put_ip_addr(b, ip->family, ip->dst);
-		strbuf_printf(b, ":");
+		trace_strbuf_printf(b, ":");
 		trace_put_truncated(b, "tcp");
 		return false;
 	}
@@ -351,7 +351,7 @@ static bool put_tcp_head(struct strbuf *b, const struct ip_ctx *ip, const struct
 		return false;
 	}
 	if (t->hdr_len < WIRE_TCP_HDR_MIN) {
-		strbuf_printf(b, " tcp %u [bad hdr length %u - too short, < 20]", length - t->hdr_len, t->hdr_len);
+		trace_strbuf_printf(b, " tcp %u [bad hdr length %u - too short, < 20]", length - t->hdr_len, t->hdr_len);
 		return false;
 	}
 	put_tcp_flags(b, t->flags);
@@ -363,15 +363,15 @@ static void put_tcp_numbers(struct strbuf *b, unsigned verbose, const struct wir
 			    uint32_t data_len)
 {
 	if (verbose > 1 || data_len > 0 || (t->flags & (WIRE_TCP_SYN | WIRE_TCP_FIN | WIRE_TCP_RST))) {
-		strbuf_printf(b, ", seq %u", seq);
+		trace_strbuf_printf(b, ", seq %u", seq);
 		if (data_len > 0)
-			strbuf_printf(b, ":%u", seq + data_len);
+			trace_strbuf_printf(b, ":%u", seq + data_len);
 	}
 	if (t->flags & WIRE_TCP_ACK)
-		strbuf_printf(b, ", ack %u", ack);
-	strbuf_printf(b, ", win %u", t->wnd);
+		trace_strbuf_printf(b, ", ack %u", ack);
+	trace_strbuf_printf(b, ", win %u", t->wnd);
 	if (t->flags & WIRE_TCP_URG)
-		strbuf_printf(b, ", urg %u", t->urp);
+		trace_strbuf_printf(b, ", urg %u", t->urp);
 }
 
 /* `seg` holds `captured` bytes of a segment whose IP header promises `length`. */
@@ -399,7 +399,7 @@ void trace_put_tcp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t 
 		return;
 	}
 	if (hlen > length) {
-		strbuf_printf(b, " [bad hdr length %u - too long, > %u]", hlen, length);
+		trace_strbuf_printf(b, " [bad hdr length %u - too long, > %u]", hlen, length);
 		return;
 	}
 	if (tr->cfg.verbose && !ip->fragmented && captured >= length)
@@ -408,7 +408,7 @@ void trace_put_tcp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t 
 	if (!put_tcp_tail(b, &w, length - hlen) || length == hlen)
 		return;
 	if (captured < hlen) {
-		strbuf_printf(b, " [remaining caplen(%zu) < header length(%u)]", captured, hlen);
+		trace_strbuf_printf(b, " [remaining caplen(%zu) < header length(%u)]", captured, hlen);
 		trace_put_truncated(b, w.proto);
 		return;
 	}

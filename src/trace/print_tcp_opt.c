@@ -11,15 +11,15 @@
 static void put_tfo(struct strbuf *b, const uint8_t *cp, uint32_t datalen, bool experimental)
 {
 	if (experimental)
-		strbuf_printf(b, "tfo");
+		trace_strbuf_printf(b, "tfo");
 	if (datalen == 0) {
-		strbuf_printf(b, " cookiereq");
+		trace_strbuf_printf(b, " cookiereq");
 	} else if (datalen % 2 != 0 || datalen < 4 || datalen > 16) {
-		strbuf_printf(b, " (invalid)");
+		trace_strbuf_printf(b, " (invalid)");
 	} else {
-		strbuf_printf(b, " cookie ");
+		trace_strbuf_printf(b, " cookie ");
 		for (uint32_t i = 0; i < datalen; i++)
-			strbuf_printf(b, "%02x", cp[i]);
+			trace_strbuf_printf(b, "%02x", cp[i]);
 	}
 }
 
@@ -63,15 +63,15 @@ static bool put_mp_capable(struct strbuf *b, const uint8_t *o, uint32_t len, uin
 		return false;
 	unsigned version = o[2] & 0xf;
 	if (version > 1) {
-		strbuf_printf(b, " Unknown Version (%u)", version);
+		trace_strbuf_printf(b, " Unknown Version (%u)", version);
 		return true;
 	}
-	strbuf_printf(b, " v%u%s", version, o[3] & 0x80 ? " csum" : "");
+	trace_strbuf_printf(b, " v%u%s", version, o[3] & 0x80 ? " csum" : "");
 	if (len == 12 || len >= 20) {
-		strbuf_printf(b, " {0x%" PRIx64, get64(o + 4));
+		trace_strbuf_printf(b, " {0x%" PRIx64, get64(o + 4));
 		if (len >= 20)
-			strbuf_printf(b, ",0x%" PRIx64, get64(o + 12));
-		strbuf_printf(b, "}");
+			trace_strbuf_printf(b, ",0x%" PRIx64, get64(o + 12));
+		trace_strbuf_printf(b, "}");
 	}
 	return true;
 }
@@ -82,15 +82,15 @@ static bool put_mp_join(struct strbuf *b, const uint8_t *o, uint32_t len, uint8_
 	if (!(len == 12 && (flags & WIRE_TCP_SYN)) && !(len == 16 && syn_ack) && !(len == 24 && (flags & WIRE_TCP_ACK)))
 		return false;
 	if (len != 24)
-		strbuf_printf(b, "%s id %u", o[2] & 1 ? " backup" : "", o[3]);
+		trace_strbuf_printf(b, "%s id %u", o[2] & 1 ? " backup" : "", o[3]);
 	if (len == 12) {
-		strbuf_printf(b, " token 0x%x nonce 0x%x", wire_get32(o + 4), wire_get32(o + 8));
+		trace_strbuf_printf(b, " token 0x%x nonce 0x%x", wire_get32(o + 4), wire_get32(o + 8));
 	} else if (len == 16) {
-		strbuf_printf(b, " hmac 0x%" PRIx64 " nonce 0x%x", get64(o + 4), wire_get32(o + 12));
+		trace_strbuf_printf(b, " hmac 0x%" PRIx64 " nonce 0x%x", get64(o + 4), wire_get32(o + 12));
 	} else {
-		strbuf_printf(b, " hmac 0x");
+		trace_strbuf_printf(b, " hmac 0x");
 		for (int i = 4; i < 24; i++)
-			strbuf_printf(b, "%02x", o[i]);
+			trace_strbuf_printf(b, "%02x", o[i]);
 	}
 	return true;
 }
@@ -102,9 +102,9 @@ static bool put_mp_number(struct strbuf *b, const uint8_t **p, uint32_t *left, b
 	if (*left < n)
 		return false;
 	if (wide)
-		strbuf_printf(b, "%" PRIu64, get64(*p));
+		trace_strbuf_printf(b, "%" PRIu64, get64(*p));
 	else
-		strbuf_printf(b, "%u", wire_get32(*p));
+		trace_strbuf_printf(b, "%u", wire_get32(*p));
 	*p += n;
 	*left -= n;
 	return true;
@@ -118,24 +118,24 @@ static bool put_mp_dss(struct strbuf *b, const uint8_t *o, uint32_t len, uint8_t
 	const uint8_t *p = o + 4;
 	uint32_t left = len - 4;
 	if (f & 0x10)
-		strbuf_printf(b, " fin");
+		trace_strbuf_printf(b, " fin");
 	if (f & 0x01) {
-		strbuf_printf(b, " ack ");
+		trace_strbuf_printf(b, " ack ");
 		if (!put_mp_number(b, &p, &left, f & 0x02))
 			return false;
 	}
 	if (f & 0x04) {
-		strbuf_printf(b, " seq ");
+		trace_strbuf_printf(b, " seq ");
 		if (!put_mp_number(b, &p, &left, f & 0x08) || left < 4)
 			return false;
-		strbuf_printf(b, " subseq %u", wire_get32(p));
+		trace_strbuf_printf(b, " subseq %u", wire_get32(p));
 		p += 4, left -= 4;
 		if (left < 2)
 			return false;
-		strbuf_printf(b, " len %u", wire_get16(p));
+		trace_strbuf_printf(b, " len %u", wire_get16(p));
 		p += 2, left -= 2;
 		if (left >= 2) {
-			strbuf_printf(b, " csum 0x%x", wire_get16(p));
+			trace_strbuf_printf(b, " csum 0x%x", wire_get16(p));
 			left -= 2;
 		}
 	}
@@ -150,15 +150,15 @@ static bool put_mp_add_addr(struct strbuf *b, const uint8_t *o, uint32_t len)
 		return false;
 	static const char *const echo[] = { [0] = "v1", [1] = "v1-echo", [4] = "v0-ip4", [6] = "v0-ip6" };
 	unsigned e = o[2] & 0xf;
-	strbuf_printf(b, " %s id %u ", e < 7 && echo[e] ? echo[e] : "[bad version/echo]", o[3]);
+	trace_strbuf_printf(b, " %s id %u ", e < 7 && echo[e] ? echo[e] : "[bad version/echo]", o[3]);
 	uint32_t alen = v4 ? 4 : 16, plain = v4 ? 8 : 20;
 	trace_put_ip_addr(b, v4 ? 4 : 6, o + 4);
 	if (len == plain + 2 || len == plain + 10)
-		strbuf_printf(b, ":%u", wire_get16(o + 4 + alen));
+		trace_strbuf_printf(b, ":%u", wire_get16(o + 4 + alen));
 	if (len == plain + 8)
-		strbuf_printf(b, " hmac 0x%" PRIx64, get64(o + 4 + alen));
+		trace_strbuf_printf(b, " hmac 0x%" PRIx64, get64(o + 4 + alen));
 	if (len == plain + 10)
-		strbuf_printf(b, " hmac 0x%" PRIx64, get64(o + 6 + alen));
+		trace_strbuf_printf(b, " hmac 0x%" PRIx64, get64(o + 6 + alen));
 	return true;
 }
 
@@ -170,7 +170,7 @@ static bool put_mptcp(struct strbuf *b, const uint8_t *o, uint32_t len, uint8_t 
 	if (len < 3)
 		return false;
 	unsigned subtype = o[2] >> 4 < 8 ? o[2] >> 4 : 8;
-	strbuf_printf(b, " %u %s", len, names[subtype]);
+	trace_strbuf_printf(b, " %u %s", len, names[subtype]);
 	switch (subtype) {
 	case 0: return put_mp_capable(b, o, len, flags);
 	case 1: return put_mp_join(b, o, len, flags);
@@ -179,22 +179,22 @@ static bool put_mptcp(struct strbuf *b, const uint8_t *o, uint32_t len, uint8_t 
 	case 4:
 		if (len < 4)
 			return false;
-		strbuf_printf(b, " id");
+		trace_strbuf_printf(b, " id");
 		for (uint32_t i = 3; i < len; i++)
-			strbuf_printf(b, " %u", o[i]);
+			trace_strbuf_printf(b, " %u", o[i]);
 		return true;
 	case 5:
 		if (len != 3 && len != 4)
 			return false;
-		strbuf_printf(b, o[2] & 1 ? " backup" : " non-backup");
+		trace_strbuf_printf(b, o[2] & 1 ? " backup" : " non-backup");
 		if (len == 4)
-			strbuf_printf(b, " id %u", o[3]);
+			trace_strbuf_printf(b, " id %u", o[3]);
 		return true;
 	case 6:
 	case 7:
 		if (len != 12)
 			return false;
-		strbuf_printf(b, subtype == 6 ? " seq %" PRIu64 : " key 0x%" PRIx64, get64(o + 4));
+		trace_strbuf_printf(b, subtype == 6 ? " seq %" PRIu64 : " key 0x%" PRIx64, get64(o + 4));
 		return true;
 	default:
 		return true;
@@ -219,15 +219,15 @@ static enum walk_result walk_need(const struct opt_walk *w, uint32_t n)
 static enum walk_result put_sack(struct strbuf *b, const struct opt_walk *w, uint32_t datalen)
 {
 	if (datalen % 8 != 0) {
-		strbuf_printf(b, " invalid sack");
+		trace_strbuf_printf(b, " invalid sack");
 		return WALK_DONE;
 	}
-	strbuf_printf(b, " %u ", datalen / 8);
+	trace_strbuf_printf(b, " %u ", datalen / 8);
 	uint32_t base = w->rev ? w->thseq : w->thack;
 	for (uint32_t i = 0; i < datalen; i += 8) {
 		NEED(i + 4);
 		NEED(i + 8);
-		strbuf_printf(b, "{%u:%u}", wire_get32(w->p + i) - base, wire_get32(w->p + i + 4) - base);
+		trace_strbuf_printf(b, "{%u:%u}", wire_get32(w->p + i) - base, wire_get32(w->p + i + 4) - base);
 	}
 	return WALK_DONE;
 }
@@ -236,18 +236,18 @@ static enum walk_result put_tcp_ao(struct strbuf *b, const struct opt_walk *w, u
 {
 	/* RFC 5925 2.2: the length is at least 4. */
 	if (datalen < 2) {
-		strbuf_printf(b, " (invalid)");
+		trace_strbuf_printf(b, " (invalid)");
 		return WALK_DONE;
 	}
 	NEED(1);
-	strbuf_printf(b, " keyid %u", w->p[0]);
+	trace_strbuf_printf(b, " keyid %u", w->p[0]);
 	NEED(2);
-	strbuf_printf(b, " rnextkeyid %u", w->p[1]);
+	trace_strbuf_printf(b, " rnextkeyid %u", w->p[1]);
 	if (datalen > 2)
-		strbuf_printf(b, " mac 0x");
+		trace_strbuf_printf(b, " mac 0x");
 	for (uint32_t i = 2; i < datalen; i++) {
 		NEED(i + 1);
-		strbuf_printf(b, "%02x", w->p[i]);
+		trace_strbuf_printf(b, "%02x", w->p[i]);
 	}
 	return WALK_DONE;
 }
@@ -256,20 +256,20 @@ static enum walk_result put_md5(struct strbuf *b, const struct opt_walk *w)
 {
 	NEED(WIRE_MD5_LEN);
 	/* tcpdump would verify the signature, but has no secret without -M. */
-	strbuf_printf(b, " %s, can't check - ",
+	trace_strbuf_printf(b, " %s, can't check - ",
 		      w->payload_captured ? "shared secret not supplied with -M" : "snaplen too short");
 	for (uint32_t i = 0; i < WIRE_MD5_LEN; i++)
-		strbuf_printf(b, "%02x", w->p[i]);
+		trace_strbuf_printf(b, "%02x", w->p[i]);
 	return WALK_DONE;
 }
 
 static enum walk_result put_unknown_option(struct strbuf *b, const struct opt_walk *w, uint32_t datalen)
 {
 	if (datalen)
-		strbuf_printf(b, " 0x");
+		trace_strbuf_printf(b, " 0x");
 	for (uint32_t i = 0; i < datalen; i++) {
 		NEED(i + 1);
-		strbuf_printf(b, "%02x", w->p[i]);
+		trace_strbuf_printf(b, "%02x", w->p[i]);
 	}
 	return WALK_DONE;
 }
@@ -280,11 +280,11 @@ static enum walk_result put_experimental(struct strbuf *b, const struct opt_walk
 	NEED(datalen);
 	if (datalen < 2)
 		return WALK_BAD;
-	strbuf_printf(b, "-");
+	trace_strbuf_printf(b, "-");
 	if (wire_get16(w->p) == 0xf989)
 		put_tfo(b, w->p + 2, datalen - 2, true);
 	else
-		strbuf_printf(b, "%04x", wire_get16(w->p));
+		trace_strbuf_printf(b, "%04x", wire_get16(w->p));
 	return WALK_DONE;
 }
 
@@ -305,29 +305,29 @@ static enum walk_result put_option_data(struct strbuf *b, struct opt_walk *w, ui
 		*datalen = 2;
 		NEED(2);
 		if (kind == 2)
-			strbuf_printf(b, " %u", wire_get16(cp));
+			trace_strbuf_printf(b, " %u", wire_get16(cp));
 		else if (kind == 20)
-			strbuf_printf(b, " cap %02x id %u", cp[0], cp[1]);
+			trace_strbuf_printf(b, " cap %02x id %u", cp[0], cp[1]);
 		else /* RFC 5482 user timeout; tcpdump takes the low bit for the minutes flag */
-			strbuf_printf(b, " 0x%x %u", wire_get16(cp),
+			trace_strbuf_printf(b, " 0x%x %u", wire_get16(cp),
 				      cp[1] & 1 ? (wire_get16(cp) >> 1) * 60u : wire_get16(cp) >> 1);
 		return WALK_DONE;
 	case 3: /* wscale */
 		*datalen = 1;
 		NEED(1);
-		strbuf_printf(b, " %u", cp[0]);
+		trace_strbuf_printf(b, " %u", cp[0]);
 		return WALK_DONE;
 	case 5:
 		return put_sack(b, w, *datalen);
 	case 6: case 7: case 11: case 12: case 13: /* echo, echoreply, cc* */
 		*datalen = 4;
 		NEED(4);
-		strbuf_printf(b, " %u", wire_get32(cp));
+		trace_strbuf_printf(b, " %u", wire_get32(cp));
 		return WALK_DONE;
 	case 8: /* timestamps */
 		*datalen = 8;
 		NEED(8);
-		strbuf_printf(b, " val %u ecr %u", wire_get32(cp), wire_get32(cp + 4));
+		trace_strbuf_printf(b, " val %u ecr %u", wire_get32(cp), wire_get32(cp + 4));
 		return WALK_DONE;
 	case 19:
 		*datalen = WIRE_MD5_LEN;
@@ -340,7 +340,7 @@ static enum walk_result put_option_data(struct strbuf *b, struct opt_walk *w, ui
 		return put_mptcp(b, cp - 2, len, w->flags) ? WALK_DONE : WALK_BAD;
 	case 34: /* tfo */
 		NEED(*datalen);
-		strbuf_printf(b, " ");
+		trace_strbuf_printf(b, " ");
 		put_tfo(b, cp, *datalen, false);
 		return WALK_DONE;
 	case 254:
@@ -379,10 +379,10 @@ static enum walk_result walk_option_head(struct opt_walk *w, uint8_t *kind, uint
 enum walk_result trace_put_tcp_options(struct strbuf *b, struct opt_walk *w, bool *any)
 {
 	*any = false;
-	strbuf_printf(b, ", options [");
+	trace_strbuf_printf(b, ", options [");
 	while (w->hlen > 0) {
 		if (*any)
-			strbuf_printf(b, ",");
+			trace_strbuf_printf(b, ",");
 		uint8_t kind;
 		uint32_t len, datalen;
 		enum walk_result r = walk_option_head(w, &kind, &len);
@@ -390,9 +390,9 @@ enum walk_result trace_put_tcp_options(struct strbuf *b, struct opt_walk *w, boo
 			return r;
 		const char *name = tcp_option_name(kind);
 		if (name)
-			strbuf_printf(b, "%s", name);
+			trace_strbuf_printf(b, "%s", name);
 		else
-			strbuf_printf(b, "unknown-%u", kind);
+			trace_strbuf_printf(b, "unknown-%u", kind);
 		r = put_option_data(b, w, kind, len, &datalen);
 		if (r != WALK_DONE)
 			return r;
@@ -400,11 +400,11 @@ enum walk_result trace_put_tcp_options(struct strbuf *b, struct opt_walk *w, boo
 		w->hlen -= datalen;
 		w->avail = w->avail > datalen ? w->avail - datalen : 0;
 		if (datalen + 1 + !option_has_no_length(kind) != len)
-			strbuf_printf(b, "[len %u]", len);
+			trace_strbuf_printf(b, "[len %u]", len);
 		*any = true;
 		if (kind == WIRE_OPT_EOL)
 			break;
 	}
-	strbuf_printf(b, "]");
+	trace_strbuf_printf(b, "]");
 	return WALK_DONE;
 }

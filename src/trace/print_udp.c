@@ -11,13 +11,13 @@
 static void put_udp_ports(struct strbuf *b, const struct ip_ctx *ip, uint16_t sport, uint16_t dport)
 {
 	if (!ip->addrs_on_l4) {
-		strbuf_printf(b, "%u > %u: ", sport, dport);
+		trace_strbuf_printf(b, "%u > %u: ", sport, dport);
 		return;
 	}
 	trace_put_ip_addr(b, ip->family, ip->src);
-	strbuf_printf(b, ".%u > ", sport);
+	trace_strbuf_printf(b, ".%u > ", sport);
 	trace_put_ip_addr(b, ip->family, ip->dst);
-	strbuf_printf(b, ".%u: ", dport);
+	trace_strbuf_printf(b, ".%u: ", dport);
 }
 
 /*
@@ -29,16 +29,16 @@ static void put_udp_checksum(struct strbuf *b, const struct ip_ctx *ip, const ui
 {
 	uint16_t stored = wire_get16(p + 6);
 	if (ip->family == 4 && stored == 0) {
-		strbuf_printf(b, "[no cksum] ");
+		trace_strbuf_printf(b, "[no cksum] ");
 		return;
 	}
 	if (captured < 8 + (size_t)length)
 		return;
 	uint16_t sum = trace_l4_checksum(ip, WIRE_PROTO_UDP, p, length + 8);
 	if (sum != 0)
-		strbuf_printf(b, "[bad udp cksum 0x%04x -> 0x%04x!] ", stored, trace_checksum_should_be(stored, sum));
+		trace_strbuf_printf(b, "[bad udp cksum 0x%04x -> 0x%04x!] ", stored, trace_checksum_should_be(stored, sum));
 	else
-		strbuf_printf(b, "[udp sum ok] ");
+		trace_strbuf_printf(b, "[udp sum ok] ");
 }
 
 /*
@@ -57,7 +57,7 @@ void trace_put_udp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t 
 	}
 	put_udp_ports(b, ip, wire_get16(p), wire_get16(p + 2));
 	if (length < 8) {
-		strbuf_printf(b, "truncated-udp %u", length);
+		trace_strbuf_printf(b, "truncated-udp %u", length);
 		return;
 	}
 	if (captured < 6) {
@@ -68,7 +68,7 @@ void trace_put_udp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t 
 	if (ulen == 0 && length > 65535) /* RFC 2675: a jumbogram's UDP length is 0 */
 		ulen = length;
 	if (ulen < 8) {
-		strbuf_printf(b, "truncated-udplength %u", ulen);
+		trace_strbuf_printf(b, "truncated-udplength %u", ulen);
 		return;
 	}
 	if (captured < 8) {
@@ -83,7 +83,7 @@ void trace_put_udp(struct tw_tracer *tr, const struct ip_ctx *ip, const uint8_t 
 	if (checked && !ip->fragmented)
 		put_udp_checksum(b, ip, p, length, captured);
 	if (ulen > length && !ip->fragmented)
-		strbuf_printf(b, "UDP, bad length %u > %u", ulen, length);
+		trace_strbuf_printf(b, "UDP, bad length %u > %u", ulen, length);
 	else
-		strbuf_printf(b, "UDP, length %u", ulen);
+		trace_strbuf_printf(b, "UDP, length %u", ulen);
 }

@@ -30,42 +30,42 @@ static void put_ip6_addr(struct strbuf *b, const uint8_t *a)
 	bool v4_tail = best == 0 && (best_len == 6 || (best_len == 5 && g[5] == 0xffff));
 	for (int i = 0; i < 8; i++) {
 		if (best >= 0 && i >= best && i < best + best_len) {
-			strbuf_printf(b, "%s", i == best ? ":" : "");
+			trace_strbuf_printf(b, "%s", i == best ? ":" : "");
 			continue;
 		}
-		strbuf_printf(b, "%s", i ? ":" : "");
+		trace_strbuf_printf(b, "%s", i ? ":" : "");
 		if (v4_tail && i == 6) {
-			strbuf_printf(b, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+			trace_strbuf_printf(b, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
 			return;
 		}
-		strbuf_printf(b, "%x", g[i]);
+		trace_strbuf_printf(b, "%x", g[i]);
 	}
 	if (best >= 0 && best + best_len == 8)
-		strbuf_printf(b, ":");
+		trace_strbuf_printf(b, ":");
 }
 
 void trace_put_ip_addr(struct strbuf *b, uint8_t family, const uint8_t *a)
 {
 	if (family == 4)
-		strbuf_printf(b, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		trace_strbuf_printf(b, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 	else
 		put_ip6_addr(b, a);
 }
 
 void trace_put_mac(struct strbuf *b, const uint8_t *m)
 {
-	strbuf_printf(b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	trace_strbuf_printf(b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
 /* A link-layer address that is not 6 bytes long: hex bytes joined by colons. */
 void trace_put_link_addr(struct strbuf *b, const uint8_t *a, size_t len)
 {
 	if (len == 0) {
-		strbuf_printf(b, "<empty>");
+		trace_strbuf_printf(b, "<empty>");
 		return;
 	}
 	for (size_t i = 0; i < len; i++)
-		strbuf_printf(b, "%s%02x", i ? ":" : "", a[i]);
+		trace_strbuf_printf(b, "%s%02x", i ? ":" : "", a[i]);
 }
 
 /* tcpdump's rendering of a byte that may not be printable: M- for 8-bit, ^ for control. */
@@ -73,13 +73,13 @@ void trace_put_safe_char(struct strbuf *b, uint8_t c)
 {
 	if (c & 0x80) {
 		c &= 0x7f;
-		strbuf_printf(b, "M-");
+		trace_strbuf_printf(b, "M-");
 	}
 	if (c < 0x20 || c == 0x7f) {
 		c ^= 0x40;
-		strbuf_printf(b, "^");
+		trace_strbuf_printf(b, "^");
 	}
-	strbuf_printf(b, "%c", c);
+	trace_strbuf_printf(b, "%c", c);
 }
 
 /*
@@ -88,15 +88,15 @@ void trace_put_safe_char(struct strbuf *b, uint8_t c)
  */
 void trace_put_truncated(struct strbuf *b, const char *proto)
 {
-	strbuf_printf(b, " [|%s]", proto);
+	trace_strbuf_printf(b, " [|%s]", proto);
 }
 
 void trace_put_addr_pair(struct strbuf *b, const struct ip_ctx *ip)
 {
 	trace_put_ip_addr(b, ip->family, ip->src);
-	strbuf_printf(b, " > ");
+	trace_strbuf_printf(b, " > ");
 	trace_put_ip_addr(b, ip->family, ip->dst);
-	strbuf_printf(b, ": ");
+	trace_strbuf_printf(b, ": ");
 }
 
 /*
@@ -113,7 +113,7 @@ void trace_put_hex_ascii(struct strbuf *b, const uint8_t *p, size_t len)
 			h += (size_t)snprintf(hex + h, sizeof(hex) - h, i % 2 ? "%02x" : " %02x", c);
 			text[i] = c > 0x20 && c < 0x7f ? (char)c : '.';
 		}
-		strbuf_printf(b, "\n\t0x%04zx: %-40s  %s", off, hex, text);
+		trace_strbuf_printf(b, "\n\t0x%04zx: %-40s  %s", off, hex, text);
 	}
 }
 
@@ -122,8 +122,8 @@ void trace_put_hex(struct strbuf *b, const char *indent, const uint8_t *p, size_
 {
 	for (size_t i = 0; i < len; i++) {
 		if (i % 16 == 0)
-			strbuf_printf(b, "%s0x%04zx: ", indent, i);
-		strbuf_printf(b, i % 2 ? "%02x" : " %02x", p[i]);
+			trace_strbuf_printf(b, "%s0x%04zx: ", indent, i);
+		trace_strbuf_printf(b, i % 2 ? "%02x" : " %02x", p[i]);
 	}
 }
 

@@ -6,7 +6,7 @@
 
 #include "trace/trace.h"
 
-void strbuf_reset(struct strbuf *b)
+void trace_strbuf_reset(struct strbuf *b)
 {
 	b->len = 0;
 	b->oom = false;
@@ -14,13 +14,13 @@ void strbuf_reset(struct strbuf *b)
 		b->s[0] = '\0';
 }
 
-void strbuf_free(struct strbuf *b)
+void trace_strbuf_free(struct strbuf *b)
 {
 	free(b->s);
 	*b = (struct strbuf){ 0 };
 }
 
-void strbuf_printf(struct strbuf *b, const char *fmt, ...)
+void trace_strbuf_printf(struct strbuf *b, const char *fmt, ...)
 {
 	if (b->oom)
 		return;

@@ -29,11 +29,11 @@ static void put_timestamp(struct tw_tracer *tr, int64_t sec, uint32_t usec)
 	case TW_TIME_OF_DAY: {
 		uint32_t day_sec = tr->cfg.time_of_day ? tr->cfg.time_of_day(sec, tr->cfg.ctx) % 86400
 						       : (uint32_t)(((sec % 86400) + 86400) % 86400);
-		strbuf_printf(&tr->out, "%02u:%02u:%02u.%06u ", day_sec / 3600, day_sec / 60 % 60, day_sec % 60, usec);
+		trace_strbuf_printf(&tr->out, "%02u:%02u:%02u.%06u ", day_sec / 3600, day_sec / 60 % 60, day_sec % 60, usec);
 		break;
 	}
 	case TW_TIME_EPOCH:
-		strbuf_printf(&tr->out, "%" PRId64 ".%06u ", sec, usec);
+		trace_strbuf_printf(&tr->out, "%" PRId64 ".%06u ", sec, usec);
 		break;
 	case TW_TIME_NONE:
 		break;
@@ -44,18 +44,18 @@ static void put_timestamp(struct tw_tracer *tr, int64_t sec, uint32_t usec)
 static void put_ethertype(struct strbuf *b, uint16_t type)
 {
 	const char *name = trace_ethertype_name(type);
-	strbuf_printf(b, "ethertype %s (0x%04x)", name ? name : "Unknown", type);
+	trace_strbuf_printf(b, "ethertype %s (0x%04x)", name ? name : "Unknown", type);
 }
 
 /* A cooked header's protocol, as tcpdump names it when it cannot decode what follows. */
 static void put_cooked_protocol(struct strbuf *b, uint16_t protocol)
 {
 	if (protocol == 0x0001)
-		strbuf_printf(b, "802.3");
+		trace_strbuf_printf(b, "802.3");
 	else if (protocol == 0x0004)
-		strbuf_printf(b, "802.2");
+		trace_strbuf_printf(b, "802.2");
 	else if (protocol <= 1500)
-		strbuf_printf(b, "ethertype Unknown (0x%04x)", protocol);
+		trace_strbuf_printf(b, "ethertype Unknown (0x%04x)", protocol);
 	else
 		put_ethertype(b, protocol);
 }
@@ -69,29 +69,29 @@ static void put_link_header(struct strbuf *b, const struct trace_link *l)
 {
 	if (l->has_macs) {
 		trace_put_mac(b, l->src_mac);
-		strbuf_printf(b, " > ");
+		trace_strbuf_printf(b, " > ");
 		trace_put_mac(b, l->dst_mac);
-		strbuf_printf(b, ", ");
+		trace_strbuf_printf(b, ", ");
 		put_ethertype(b, l->ethertype);
 	} else {
 		if (l->has_sll2)
-			strbuf_printf(b, "ifindex %u ", l->ifindex);
+			trace_strbuf_printf(b, "ifindex %u ", l->ifindex);
 		else
-			strbuf_printf(b, "%3s ", trace_sll_pkttype_name(l->pkttype));
+			trace_strbuf_printf(b, "%3s ", trace_sll_pkttype_name(l->pkttype));
 		if (l->halen == 6) {
 			trace_put_mac(b, l->addr);
-			strbuf_printf(b, " ");
+			trace_strbuf_printf(b, " ");
 		}
 		put_cooked_protocol(b, l->protocol);
 	}
-	strbuf_printf(b, ", length %zu: ", l->wirelen);
+	trace_strbuf_printf(b, ", length %zu: ", l->wirelen);
 }
 
 /* SLL2's interface and direction, which tcpdump prints on every packet. */
 static void put_sll2_prefix(struct tw_tracer *tr, const struct trace_link *l)
 {
 	const char *name = tr->cfg.ifname ? tr->cfg.ifname(l->ifindex, tr->cfg.ctx) : NULL;
-	strbuf_printf(&tr->out, "%-5s %-3s ", name ? name : "?", trace_sll_pkttype_name(l->pkttype));
+	trace_strbuf_printf(&tr->out, "%-5s %-3s ", name ? name : "?", trace_sll_pkttype_name(l->pkttype));
 }
 
 static void put_network_layer(struct tw_tracer *tr, const struct trace_link *l, const uint8_t *p, size_t captured,
@@ -100,7 +100,7 @@ static void put_network_layer(struct tw_tracer *tr, const struct trace_link *l, 
 	struct strbuf *b = &tr->out;
 	for (unsigned i = 0; i < l->n_tags; i++) {
 		const char *name = trace_ethertype_name(l->tag_types[i]);
-		strbuf_printf(b, "ethertype %s, ", name ? name : "Unknown");
+		trace_strbuf_printf(b, "ethertype %s, ", name ? name : "Unknown");
 	}
 	switch (l->l3) {
 	case TRACE_L3_IPV4:
@@ -120,7 +120,7 @@ static void put_network_layer(struct tw_tracer *tr, const struct trace_link *l, 
 		trace_put_hex_ascii(b, p, captured);
 		break;
 	case TRACE_L3_BAD_VERSION:
-		strbuf_printf(b, "unknown ip %u", p[0] >> 4);
+		trace_strbuf_printf(b, "unknown ip %u", p[0] >> 4);
 		break;
 	case TRACE_L3_TRUNCATED:
 		trace_put_truncated(b, l->cut);
@@ -140,7 +140,7 @@ void tw_tracer_free(struct tw_tracer *tr)
 {
 	if (!tr)
 		return;
-	strbuf_free(&tr->out);
+	trace_strbuf_free(&tr->out);
 	free(tr->convs);
 	free(tr);
 }
@@ -153,27 +153,27 @@ static bool record_lengths_ok(struct strbuf *b, size_t caplen, size_t wirelen)
 {
 	const char *sep = "[Invalid header:";
 	if (caplen == 0) {
-		strbuf_printf(b, "%s caplen==0", sep);
+		trace_strbuf_printf(b, "%s caplen==0", sep);
 		sep = ",";
 	}
 	if (wirelen == 0) {
-		strbuf_printf(b, "%s len==0", sep);
+		trace_strbuf_printf(b, "%s len==0", sep);
 		sep = ",";
 	} else if (wirelen < caplen) {
-		strbuf_printf(b, "%s len(%zu) < caplen(%zu)", sep, wirelen, caplen);
+		trace_strbuf_printf(b, "%s len(%zu) < caplen(%zu)", sep, wirelen, caplen);
 		sep = ",";
 	}
 	if (caplen > MAX_SNAPLEN) {
-		strbuf_printf(b, "%s caplen(%zu) > %u", sep, caplen, MAX_SNAPLEN);
+		trace_strbuf_printf(b, "%s caplen(%zu) > %u", sep, caplen, MAX_SNAPLEN);
 		sep = ",";
 	}
 	if (wirelen > MAX_SNAPLEN) {
-		strbuf_printf(b, "%s len(%zu) > %u", sep, wirelen, MAX_SNAPLEN);
+		trace_strbuf_printf(b, "%s len(%zu) > %u", sep, wirelen, MAX_SNAPLEN);
 		sep = ",";
 	}
 	if (*sep == '[')
 		return true;
-	strbuf_printf(b, "]\n");
+	trace_strbuf_printf(b, "]\n");
 	return false;
 }
 
@@ -183,15 +183,19 @@ const char *tw_trace_render(struct tw_tracer *tr, int64_t sec, uint32_t usec, in
 	struct strbuf *b = &tr->out;
 	struct trace_link l;
 
-	strbuf_reset(b);
+	trace_strbuf_reset(b);
 	if (!record_lengths_ok(b, caplen, wirelen))
 		return b->oom ? NULL : b->s;
 	put_timestamp(tr, sec, usec);
+	if (!tw_trace_linktype_supported(linktype)) {
+		trace_strbuf_printf(b, "[unsupported link-type %d]\n", linktype);
+		return b->oom ? NULL : b->s;
+	}
 	trace_link_decode(linktype, pkt, caplen, wirelen, &l);
 	if (l.has_sll2)
 		put_sll2_prefix(tr, &l);
 	put_network_layer(tr, &l, pkt + l.hdr_len, caplen - l.hdr_len, wirelen - l.hdr_len);
-	strbuf_printf(b, "\n");
+	trace_strbuf_printf(b, "\n");
 	return b->oom ? NULL : b->s;
 }
 

@@ -60,9 +60,9 @@ struct strbuf {
 	bool oom;
 };
 
-void strbuf_reset(struct strbuf *b);
-void strbuf_free(struct strbuf *b);
-void strbuf_printf(struct strbuf *b, const char *fmt, ...)
+void trace_strbuf_reset(struct strbuf *b);
+void trace_strbuf_free(struct strbuf *b);
+void trace_strbuf_printf(struct strbuf *b, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 2, 3)))
 #endif
@@ -72,11 +72,15 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 
 struct conv;
 
+/* How many IP headers deep the tracer follows IP-in-IP and ICMP's quoted datagrams. */
+#define TRACE_MAX_IP_DEPTH 16
+
 struct tw_tracer {
 	struct tw_trace_config cfg;
 	struct strbuf out;
 	struct conv *convs;
 	size_t n_convs, cap_convs;
+	unsigned ip_depth;        /* IP headers being printed inside another */
 };
 
 /*
@@ -148,6 +152,7 @@ bool trace_proto_has_ports(uint8_t proto);
 void trace_put_ip_payload(struct tw_tracer *tr, struct ip_ctx *ip, uint8_t first, uint8_t proto, const uint8_t *p,
 			   uint32_t length, size_t captured);
 void trace_put_ipv4(struct tw_tracer *tr, const uint8_t *p, size_t captured, size_t length);
+void trace_put_inner_ip(struct tw_tracer *tr, uint8_t version, const uint8_t *p, size_t captured, size_t length);
 
 /* print_ipv6.c */
 void trace_put_ipv6(struct tw_tracer *tr, const uint8_t *p, size_t captured, size_t length);
