@@ -107,7 +107,7 @@ static int parse_demo_args(int argc, char **argv, const char **pcap_path, unsign
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': *pcap_path = optarg; break;
 		case 'v': *verbose = *verbose < 2 ? *verbose + 1 : 2; break;
@@ -115,9 +115,7 @@ static int parse_demo_args(int argc, char **argv, const char **pcap_path, unsign
 			fputs(demo_usage, out);
 			return -1;
 		default:
-			fprintf(err, "threeway demo: %s '%s' (see threeway demo --help)\n",
-				optopt == 'p' || (optopt == 0 && argv[optind - 1][1] == '-') ? "bad option" : "unknown option",
-				argv[optind - 1]);
+			cli_report_bad_option(err, "demo", c, argv);
 			return 2;
 		}
 	}

@@ -51,7 +51,7 @@ static int parse_trace_args(int argc, char **argv, struct trace_args *a, FILE *o
 	a->cfg.ifname = interface_name;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+SvtnhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:Svtnh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S': a->cfg.absolute_seq = true; break;
 		case 'v': a->cfg.verbose++; break;
@@ -61,7 +61,7 @@ static int parse_trace_args(int argc, char **argv, struct trace_args *a, FILE *o
 			fputs(trace_usage, out);
 			return -1;
 		default:
-			fprintf(err, "threeway trace: unknown option '%s' (see threeway trace --help)\n", argv[optind - 1]);
+			cli_report_bad_option(err, "trace", c, argv);
 			return 2;
 		}
 	}

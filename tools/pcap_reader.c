@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pcap_reader.h"
 
@@ -23,6 +24,12 @@ struct pcap_reader *pcap_reader_open(const char *path, char *why, size_t why_len
 		return NULL;
 	}
 	r->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	struct stat st;
+	if (!r->p && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+		snprintf(why, why_len, "%s: empty file, not a capture", path);
+		free(r);
+		return NULL;
+	}
 	if (!r->p) {
 		/* libpcap names the file in some reasons and not in others. */
 		if (strstr(errbuf, path))

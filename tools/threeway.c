@@ -1,6 +1,7 @@
 /*
  * threeway: the command-line tool.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,17 @@ static const struct {
 	{ "trace", cmd_trace },
 };
 
+/* Output that could not be written (a full disk, a closed pipe) is an error, not a success. */
+static int finish_output(int status)
+{
+	errno = 0;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "threeway: cannot write the output: %s\n", errno ? strerror(errno) : "write error");
+		return status ? status : 1;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -46,7 +58,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(cmd, commands[i].name))
-			return commands[i].run(argc - 1, argv + 1, stdout, stderr);
+			return finish_output(commands[i].run(argc - 1, argv + 1, stdout, stderr));
 	fprintf(stderr, "threeway: unknown command '%s' (see threeway --help)\n", cmd);
 	return 2;
 }

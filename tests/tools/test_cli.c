@@ -39,7 +39,8 @@ static void run_threeway(struct run *r, const char *args)
 	char cmd[4096], out[512], err[512];
 	snprintf(out, sizeof(out), "%s/stdout", tmpdir);
 	snprintf(err, sizeof(err), "%s/stderr", tmpdir);
-	snprintf(cmd, sizeof(cmd), "%s %s </dev/null >%s 2>%s", bin ? bin : "./build/threeway", args, out, err);
+	/* Redirections first, so one in ARGS overrides them. */
+	snprintf(cmd, sizeof(cmd), "%s </dev/null >%s 2>%s %s", bin ? bin : "./build/threeway", out, err, args);
 	int st = system(cmd);
 	assert_true(st != -1 && WIFEXITED(st));
 	r->status = WEXITSTATUS(st);
@@ -120,7 +121,7 @@ static void test_trace_empty_file(void **state)
 	write_bytes("empty.pcap", "", 0, path, sizeof(path));
 	snprintf(args, sizeof(args), "trace %s", path);
 	run_threeway(&r, args);
-	expect_one_error_line(&r, "empty.pcap");
+	expect_one_error_line(&r, "empty.pcap: empty file");
 }
 
 static void test_trace_not_a_capture(void **state)
@@ -182,6 +183,12 @@ static void test_trace_usage_errors(void **state)
 	expect_one_error_line(&r, "no capture file");
 	run_threeway(&r, "trace -x file.pcap");
 	expect_one_error_line(&r, "unknown option '-x'");
+	run_threeway(&r, "trace -Sx file.pcap");
+	expect_one_error_line(&r, "unknown option '-x'");
+	run_threeway(&r, "trace -xS file.pcap");
+	expect_one_error_line(&r, "unknown option '-x'");
+	run_threeway(&r, "trace --frob file.pcap");
+	expect_one_error_line(&r, "unknown option '--frob'");
 	run_threeway(&r, "trace a.pcap b.pcap");
 	expect_one_error_line(&r, "one capture file");
 	run_threeway(&r, "trace -ttt a.pcap");
@@ -190,6 +197,31 @@ static void test_trace_usage_errors(void **state)
 	expect_one_error_line(&r, "unknown command 'frobnicate'");
 	run_threeway(&r, "");
 	assert_int_not_equal(r.status, 0);
+}
+
+/* A directory is not a capture either. */
+static void test_trace_directory(void **state)
+{
+	(void)state;
+	char args[1100];
+	struct run r;
+	snprintf(args, sizeof(args), "trace %s", tmpdir);
+	run_threeway(&r, args);
+	expect_one_error_line(&r, tmpdir);
+}
+
+/* Output that cannot be written is an error (here /dev/full: no space left). */
+static void test_output_write_error(void **state)
+{
+	(void)state;
+	char args[1100];
+	struct run r;
+	const char *data = getenv("THREEWAY_TEST_DATA");
+	snprintf(args, sizeof(args), "trace %s/captures/sack-loss.pcap >/dev/full", data ? data : "tests/data");
+	run_threeway(&r, args);
+	expect_one_error_line(&r, "cannot write the output");
+	run_threeway(&r, "demo >/dev/full");
+	expect_one_error_line(&r, "cannot write the output");
 }
 
 static void test_demo_shows_the_handshake(void **state)
@@ -218,7 +250,7 @@ static void test_demo_pcap_reads_the_same_in_tcpdump(void **state)
 {
 	(void)state;
 	if (system("command -v tcpdump >/dev/null 2>&1") != 0)
-		skip();
+		fail_msg("tcpdump is not installed (apt-get install tcpdump; README's test command does)");
 	char pcap[1024], args[1200], cmd[1400];
 	struct run r;
 	snprintf(pcap, sizeof(pcap), "%s/demo.pcap", tmpdir);
@@ -246,6 +278,8 @@ static void test_demo_bad_arguments(void **state)
 	struct run r;
 	run_threeway(&r, "demo --frob");
 	expect_one_error_line(&r, "--frob");
+	run_threeway(&r, "demo --pcap");
+	expect_one_error_line(&r, "option '--pcap' needs a value");
 	run_threeway(&r, "demo --pcap /nonexistent/dir/x.pcap");
 	expect_one_error_line(&r, "No such file or directory");
 }
@@ -276,6 +310,8 @@ int main(void)
 		cmocka_unit_test(test_trace_packet_cut_short_prints_what_came_before),
 		cmocka_unit_test(test_trace_unsupported_link_type),
 		cmocka_unit_test(test_trace_usage_errors),
+		cmocka_unit_test(test_trace_directory),
+		cmocka_unit_test(test_output_write_error),
 		cmocka_unit_test(test_demo_shows_the_handshake),
 		cmocka_unit_test(test_demo_pcap_reads_the_same_in_tcpdump),
 		cmocka_unit_test(test_demo_bad_arguments),

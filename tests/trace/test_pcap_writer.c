@@ -113,11 +113,13 @@ static void test_pcap_rejects_bad_arguments(void **state)
 	assert_int_equal(tw_pcap_close(NULL), 0);
 }
 
-static bool have_command(const char *name)
+/* The readers this test needs; README's test command installs them. */
+static void require_command(const char *name)
 {
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
-	return system(cmd) == 0;
+	if (system(cmd) != 0)
+		fail_msg("%s is not installed (apt-get install %s; README's test command does)", name, name);
 }
 
 /* Runs a shell command; returns its exit status and fills `out` with stdout and stderr. */
@@ -136,8 +138,7 @@ static int run(const char *cmd, char *out, size_t cap)
 static void test_pcap_read_by_tcpdump_without_warnings(void **state)
 {
 	(void)state;
-	if (!have_command("tcpdump"))
-		skip();
+	require_command("tcpdump");
 	write_sample();
 	char cmd[512], out[4096];
 	snprintf(cmd, sizeof(cmd), "TZ=UTC tcpdump -nn -v -r %s", path);
@@ -155,8 +156,7 @@ static void test_pcap_read_by_tcpdump_without_warnings(void **state)
 static void test_pcap_read_by_tshark_without_warnings(void **state)
 {
 	(void)state;
-	if (!have_command("tshark"))
-		skip();
+	require_command("tshark");
 	write_sample();
 	char cmd[512], out[8192];
 	snprintf(cmd, sizeof(cmd), "tshark -n -r %s -o tcp.check_checksum:TRUE -z expert,note -q", path);
