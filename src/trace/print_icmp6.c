@@ -259,11 +259,7 @@ static bool icmp6_length_first(uint8_t type)
 
 static void put_icmp6_checksum(struct strbuf *b, const struct ip_ctx *ip, const uint8_t *p, uint32_t length)
 {
-	uint16_t stored = wire_get16(p + 2), sum = trace_l4_checksum(ip, WIRE_PROTO_ICMPV6, p, length);
-	if (sum != 0)
-		trace_strbuf_printf(b, "[bad icmp6 cksum 0x%04x -> 0x%04x!] ", stored, trace_checksum_should_be(stored, sum));
-	else
-		trace_strbuf_printf(b, "[icmp6 sum ok] ");
+	trace_put_checksum_note(b, ip, WIRE_PROTO_ICMPV6, "icmp6", p, length, wire_get16(p + 2));
 }
 
 /*

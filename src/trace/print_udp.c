@@ -34,11 +34,7 @@ static void put_udp_checksum(struct strbuf *b, const struct ip_ctx *ip, const ui
 	}
 	if (captured < 8 + (size_t)length)
 		return;
-	uint16_t sum = trace_l4_checksum(ip, WIRE_PROTO_UDP, p, length + 8);
-	if (sum != 0)
-		trace_strbuf_printf(b, "[bad udp cksum 0x%04x -> 0x%04x!] ", stored, trace_checksum_should_be(stored, sum));
-	else
-		trace_strbuf_printf(b, "[udp sum ok] ");
+	trace_put_checksum_note(b, ip, WIRE_PROTO_UDP, "udp", p, length + 8, stored);
 }
 
 /*

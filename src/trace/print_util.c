@@ -139,6 +139,18 @@ uint16_t trace_checksum_should_be(uint16_t stored, uint16_t computed)
 	return (uint16_t)((should & 0xffff) + (should >> 16));
 }
 
+/* tcpdump -v's verdict on a UDP or ICMPv6 checksum: "[udp sum ok] " or "[bad udp cksum 0x... -> 0x...!] ". */
+void trace_put_checksum_note(struct strbuf *b, const struct ip_ctx *ip, uint8_t proto, const char *name,
+			     const uint8_t *p, uint32_t len, uint16_t stored)
+{
+	uint16_t sum = trace_l4_checksum(ip, proto, p, len);
+	if (sum != 0)
+		trace_strbuf_printf(b, "[bad %s cksum 0x%04x -> 0x%04x!] ", name, stored,
+				    trace_checksum_should_be(stored, sum));
+	else
+		trace_strbuf_printf(b, "[%s sum ok] ", name);
+}
+
 /* The checksum over an upper-layer message and its pseudo-header: 0 when it verifies. */
 uint16_t trace_l4_checksum(const struct ip_ctx *ip, uint8_t proto, const uint8_t *p, uint32_t len)
 {

@@ -126,6 +126,8 @@ void trace_put_hex_ascii(struct strbuf *b, const uint8_t *p, size_t len);
 void trace_put_hex(struct strbuf *b, const char *indent, const uint8_t *p, size_t len);
 uint16_t trace_checksum_should_be(uint16_t stored, uint16_t computed);
 uint16_t trace_l4_checksum(const struct ip_ctx *ip, uint8_t proto, const uint8_t *p, uint32_t len);
+void trace_put_checksum_note(struct strbuf *b, const struct ip_ctx *ip, uint8_t proto, const char *name,
+			     const uint8_t *p, uint32_t len, uint16_t stored);
 const char *trace_ipproto_name(uint8_t proto);
 
 /* print_tcp_opt.c */
