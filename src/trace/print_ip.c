@@ -324,7 +324,6 @@ static bool ipv4_version_ok(struct strbuf *b, const uint8_t *p, size_t captured)
 	return false;
 }
 
-/* `length` is what the link layer says the datagram's length is. */
 /*
  * An IP datagram inside another (IP-in-IP, or the datagram an ICMP error
  * quotes). DEVIATION(tcpdump): nesting stops at TRACE_MAX_IP_DEPTH with
@@ -345,6 +344,7 @@ void trace_put_inner_ip(struct tw_tracer *tr, uint8_t version, const uint8_t *p,
 	tr->ip_depth--;
 }
 
+/* `length` is what the link layer says the datagram's length is. */
 void trace_put_ipv4(struct tw_tracer *tr, const uint8_t *p, size_t captured, size_t length)
 {
 	struct strbuf *b = &tr->out;
