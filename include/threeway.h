@@ -88,6 +88,232 @@ TW_API int tw_pcap_write(struct tw_pcap *p, int64_t sec, uint32_t usec, const ui
 /* Flushes and closes; 0 or -errno. NULL is accepted. */
 TW_API int tw_pcap_close(struct tw_pcap *p);
 
+/* ------------------------------------------------------------------- stack */
+
+/*
+ * One TCP/IP stack: its addresses, its connections, its timers. Single-
+ * threaded; no global state. The host feeds it packets (tw_input) and time
+ * (tw_poll); it emits packets through the output callback. Every call that
+ * may send uses the time of the last tw_input or tw_poll call, so a host
+ * calls tw_poll(now) before acting on a stack whose clock has moved.
+ * Times are microseconds on any monotonic clock the host chooses.
+ */
+struct tw_stack;
+/* A socket: a listener or a connection. Owned by the stack; valid until tw_close or tw_abort. */
+struct tw_sock;
+
+enum { TW_AF_INET = 4, TW_AF_INET6 = 6 };
+
+struct tw_addr {
+	uint8_t family;             /* TW_AF_INET or TW_AF_INET6 */
+	uint8_t bytes[16];          /* network order; IPv4 uses the first 4 */
+};
+
+struct tw_endpoint {
+	struct tw_addr addr;
+	uint16_t port;              /* host order */
+};
+
+/* Emits one IP packet; the bytes are valid only during the call. */
+typedef void (*tw_output_fn)(void *ctx, const uint8_t *pkt, size_t len);
+
+#define TW_MAX_ADDRS 8
+
+struct tw_stack_config {
+	struct tw_addr addrs[TW_MAX_ADDRS];  /* the stack's own addresses */
+	size_t n_addrs;
+	uint32_t mtu;                   /* IP MTU of the link; MSS = MTU - 40 (IPv4) or - 60 (IPv6) */
+	uint8_t secret[16];             /* keys ISNs, timestamp offsets, ports, hashing */
+	bool secret_fixed;              /* false: tw_stack_new draws the secret from the OS */
+	tw_output_fn output;
+	void *output_ctx;
+
+	uint32_t max_conns;             /* connections of every state, listeners included */
+	uint32_t rcvbuf, sndbuf;        /* default buffer sizes of a connection, bytes */
+	uint32_t rcvbuf_max;            /* largest receive buffer: sets the window scale */
+	bool sack, timestamps, window_scaling;  /* what the stack offers in its SYNs */
+	uint16_t min_snd_mss;           /* a peer's smaller MSS is raised to this */
+	uint32_t init_cwnd;             /* initial window, segments (RFC 6928) */
+
+	uint32_t syn_retries;           /* SYN retransmissions before -ETIMEDOUT */
+	uint32_t synack_retries;        /* SYN-ACK retransmissions before giving up */
+	uint32_t data_retries;          /* retransmissions of data before -ETIMEDOUT */
+	uint32_t rto_initial_us, rto_min_us, rto_max_us;   /* RFC 6298 */
+	uint32_t syn_linear_retries;    /* first N SYN retransmissions do not back off */
+	uint32_t delack_us;             /* delayed ACK timeout */
+	uint32_t quickack_segs;         /* segments ACKed at once at connection start */
+	uint32_t time_wait_us;          /* TIME-WAIT, 2 MSL */
+	uint32_t fin_wait2_us;          /* an orphaned FIN-WAIT-2 gives up after this */
+	uint32_t challenge_ack_interval_us;  /* per connection: at most one challenge ACK per interval */
+	uint32_t keepalive_idle_s, keepalive_intvl_s, keepalive_probes;
+	uint32_t probe_max_us;          /* largest zero-window probe interval */
+};
+
+/* Fills `cfg` with the defaults, which are Linux's. */
+TW_API void tw_stack_config_init(struct tw_stack_config *cfg);
+/* NULL with *err = -EINVAL (bad config), -ENOMEM, or the OS's error drawing the secret. */
+TW_API struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err);
+/* Frees the stack and every socket in it, sending nothing. */
+TW_API void tw_stack_free(struct tw_stack *st);
+TW_API void tw_stack_set_output(struct tw_stack *st, tw_output_fn output, void *ctx);
+
+/*
+ * Feeds one received IP packet at time `now`. Returns 0 when the packet was
+ * taken, or a negative TW_DROP_* reason when it was dropped (counted in the
+ * stack's statistics).
+ */
+TW_API int tw_input(struct tw_stack *st, const uint8_t *pkt, size_t len, uint64_t now);
+
+/* Runs the timers due at `now`; returns the next deadline, UINT64_MAX for none. */
+TW_API uint64_t tw_poll(struct tw_stack *st, uint64_t now);
+
+enum tw_drop {
+	TW_DROP_MALFORMED = 1,      /* IP or TCP header fails to parse or its checksum */
+	TW_DROP_NOT_OURS,           /* not addressed to one of the stack's addresses, or not TCP */
+	TW_DROP_NO_SOCKET,          /* no connection or listener (answered with RST if allowed) */
+	TW_DROP_INVALID,            /* refused by the segment-arrival checks */
+	TW_DROP_QUEUE_FULL,         /* SYN or accept queue full, or connection limit */
+	TW_DROP_COUNT
+};
+
+struct tw_stack_stats {
+	uint64_t in_segs, out_segs, retrans_segs, out_rsts;
+	uint64_t drops[TW_DROP_COUNT];
+	uint64_t challenge_acks;
+	uint64_t active_opens, passive_opens, conns_established, conns_reset, conns_timed_out;
+	uint32_t conns;             /* sockets alive now, TIME-WAIT and listeners included */
+};
+TW_API void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out);
+
+/* ------------------------------------------------------------------ sockets */
+
+enum tw_state {
+	TW_CLOSED = 0, TW_LISTEN, TW_SYN_SENT, TW_SYN_RECEIVED, TW_ESTABLISHED,
+	TW_FIN_WAIT_1, TW_FIN_WAIT_2, TW_CLOSE_WAIT, TW_CLOSING, TW_LAST_ACK, TW_TIME_WAIT,
+};
+/* "ESTABLISHED", "SYN-SENT", ... as RFC 9293 names them. */
+TW_API const char *tw_state_name(enum tw_state s);
+
+/* Readiness, as poll(2) reports it. */
+enum {
+	TW_POLLIN = 0x001, TW_POLLOUT = 0x004, TW_POLLERR = 0x008, TW_POLLHUP = 0x010,
+	TW_POLLRDHUP = 0x2000,
+};
+
+/* Called when a socket's readiness may have changed; `events` is tw_events(). */
+typedef void (*tw_sock_cb)(struct tw_sock *s, unsigned events, void *ctx);
+
+/* A new socket in CLOSED. NULL with *err = -ENOMEM or -EMFILE (max_conns). */
+TW_API struct tw_sock *tw_socket(struct tw_stack *st, int *err);
+/* Local address and port; port 0 picks one at listen or connect. -EADDRINUSE, -EADDRNOTAVAIL, -EINVAL. */
+TW_API int tw_bind(struct tw_sock *s, const struct tw_endpoint *local);
+/* Starts listening with room for `backlog` connections waiting in accept (and as many half-open). */
+TW_API int tw_listen(struct tw_sock *s, int backlog);
+/* A connection from the accept queue, or NULL with *err = -EAGAIN (none yet) or -EINVAL. */
+TW_API struct tw_sock *tw_accept(struct tw_sock *listener, struct tw_endpoint *peer, int *err);
+/*
+ * Starts an active open: sends the SYN and returns -EINPROGRESS. Completion
+ * shows as TW_POLLOUT; failure as TW_POLLERR with tw_sock_error() giving
+ * -ECONNREFUSED, -ETIMEDOUT or -ECONNRESET.
+ */
+TW_API int tw_connect(struct tw_sock *s, const struct tw_endpoint *remote);
+
+enum { TW_MSG_DONTWAIT = 0x40, TW_MSG_MORE = 0x8000, TW_MSG_PEEK = 0x2 };
+/* Queues up to `len` bytes; returns how many, -EAGAIN when the buffer is full, -EPIPE after shutdown. */
+TW_API long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags);
+/* Reads up to `len` bytes; 0 at end of stream; -EAGAIN when nothing is there yet. */
+TW_API long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags);
+
+enum { TW_SHUT_RD = 0, TW_SHUT_WR = 1, TW_SHUT_RDWR = 2 };
+TW_API int tw_shutdown(struct tw_sock *s, int how);
+/*
+ * Releases the socket. The connection closes gracefully (FIN after queued
+ * data) unless data sent by the peer is unread or linger 0 is set, which
+ * reset it (RFC 2525 2.17). The handle is invalid afterwards.
+ */
+TW_API int tw_close(struct tw_sock *s);
+/* Resets the connection (RST) and releases the socket. */
+TW_API void tw_abort(struct tw_sock *s);
+
+TW_API unsigned tw_events(const struct tw_sock *s);
+TW_API void tw_set_callback(struct tw_sock *s, tw_sock_cb cb, void *ctx);
+/* The pending error (0 if none) as a negative errno, cleared by the call (SO_ERROR). */
+TW_API int tw_sock_error(struct tw_sock *s);
+/* Bytes readable now (SIOCINQ). */
+TW_API size_t tw_readable(const struct tw_sock *s);
+
+enum tw_sockopt {
+	TW_SO_RCVBUF = 1, TW_SO_SNDBUF, TW_SO_KEEPALIVE, TW_SO_LINGER0, TW_SO_REUSEADDR,
+	TW_TCP_NODELAY, TW_TCP_CORK, TW_TCP_MAXSEG, TW_TCP_USER_TIMEOUT,   /* ms */
+	TW_TCP_KEEPIDLE, TW_TCP_KEEPINTVL, TW_TCP_KEEPCNT,                  /* s, s, count */
+};
+TW_API int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value);
+TW_API int tw_getsockopt(const struct tw_sock *s, enum tw_sockopt opt, int *value);
+
+struct tw_conn_info {
+	enum tw_state state;
+	struct tw_endpoint local, remote;
+	uint32_t iss, irs;          /* our and the peer's initial sequence numbers */
+	uint32_t snd_una, snd_nxt, rcv_nxt;
+	uint16_t snd_mss;           /* what we send: the peer's MSS, bounded by ours */
+	uint16_t rcv_mss;           /* what we advertised */
+	int8_t snd_wscale, rcv_wscale;   /* -1: window scaling is off */
+	bool sack, timestamps;
+	uint32_t snd_wnd, rcv_wnd;  /* bytes */
+	uint32_t cwnd, ssthresh;    /* bytes */
+	uint32_t srtt_us, rttvar_us, rto_us;   /* srtt 0: no sample yet */
+	uint64_t bytes_sent, bytes_received, retransmits;
+};
+TW_API int tw_conn_info(const struct tw_sock *s, struct tw_conn_info *out);
+
+/* ------------------------------------------------------------ in-memory link */
+
+/*
+ * An in-memory link joining two stacks, with seeded impairments, and a
+ * virtual clock that jumps from one event to the next, so minutes of
+ * protocol time take milliseconds.
+ */
+struct tw_pipe;
+
+struct tw_impairment {
+	double loss;                /* probability that a packet is dropped */
+	double duplicate;           /* ... that a second copy is delivered */
+	double reorder;             /* ... that a packet is held back behind later ones */
+	double corrupt;             /* ... that 1 or 2 bytes are changed (checksums must catch it) */
+	uint32_t delay_us;          /* one-way delay */
+	uint32_t jitter_us;         /* extra delay, uniform in [0, jitter] */
+	uint32_t reorder_us;        /* how long a reordered packet is held back extra */
+	uint32_t mtu;               /* larger packets are dropped; 0 for no limit */
+};
+
+struct tw_pipe_config {
+	uint64_t seed;
+	struct tw_impairment a_to_b, b_to_a;
+};
+
+/* Joins `a` and `b`, taking over their output callbacks. NULL on no memory. */
+TW_API struct tw_pipe *tw_pipe_new(const struct tw_pipe_config *cfg, struct tw_stack *a, struct tw_stack *b);
+TW_API void tw_pipe_free(struct tw_pipe *p);
+/* The virtual clock, microseconds; starts at `start` given here (default 0). */
+TW_API uint64_t tw_pipe_now(const struct tw_pipe *p);
+TW_API void tw_pipe_set_now(struct tw_pipe *p, uint64_t now);
+
+/* Sees every packet a stack sends, before impairment: `from_a` tells the direction. */
+typedef void (*tw_pipe_tap_fn)(void *ctx, uint64_t now, bool from_a, const uint8_t *pkt, size_t len);
+TW_API void tw_pipe_set_tap(struct tw_pipe *p, tw_pipe_tap_fn tap, void *ctx);
+
+/*
+ * Runs the clock forward, delivering packets and firing both stacks' timers,
+ * until `done(ctx)` returns true (checked after every event) or the clock
+ * would pass `until`. Returns true if `done` was reached.
+ */
+TW_API bool tw_pipe_run(struct tw_pipe *p, uint64_t until, bool (*done)(void *ctx), void *ctx);
+
+struct tw_pipe_stats {
+	uint64_t sent, delivered, lost, duplicated, reordered, corrupted, too_big;
+};
+TW_API void tw_pipe_stats(const struct tw_pipe *p, bool from_a, struct tw_pipe_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

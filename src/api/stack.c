@@ -1,0 +1,172 @@
+/*
+ * The stack object: its configuration, creation and teardown, and the two
+ * ways the host drives it, packets in (tw_input) and time (tw_poll).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#else
+#include <unistd.h>   /* getentropy */
+#endif
+
+#include "tcp/tcp.h"
+
+void tw_stack_config_init(struct tw_stack_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mtu = 1500;
+	cfg->max_conns = 1u << 20;
+	cfg->rcvbuf = 131072;               /* Linux tcp_rmem[1] */
+	cfg->sndbuf = 131072;
+	cfg->rcvbuf_max = 15u << 20;        /* window scale 8 */
+	cfg->sack = cfg->timestamps = cfg->window_scaling = true;
+	cfg->min_snd_mss = 48;              /* Linux tcp_min_snd_mss */
+	cfg->init_cwnd = 10;                /* RFC 6928 */
+	cfg->syn_retries = 6;               /* Linux tcp_syn_retries */
+	cfg->synack_retries = 5;            /* Linux tcp_synack_retries */
+	cfg->data_retries = 15;             /* Linux tcp_retries2 */
+	cfg->rto_initial_us = 1000000;      /* RFC 6298 2.1 */
+	cfg->rto_min_us = 200000;           /* Linux TCP_RTO_MIN */
+	cfg->rto_max_us = 120000000;        /* Linux TCP_RTO_MAX */
+	cfg->syn_linear_retries = 0;
+	cfg->delack_us = 40000;             /* Linux TCP_DELACK_MIN */
+	cfg->quickack_segs = 16;            /* Linux TCP_MAX_QUICKACKS */
+	cfg->time_wait_us = 60000000;       /* Linux TCP_TIMEWAIT_LEN */
+	cfg->fin_wait2_us = 60000000;       /* Linux tcp_fin_timeout */
+	cfg->challenge_ack_interval_us = 500000;   /* Linux tcp_invalid_ratelimit */
+	cfg->keepalive_idle_s = 7200;
+	cfg->keepalive_intvl_s = 75;
+	cfg->keepalive_probes = 9;
+	cfg->probe_max_us = 120000000;
+}
+
+static bool config_valid(const struct tw_stack_config *cfg)
+{
+	if (cfg->mtu < 68 || cfg->mtu > 65535 || cfg->n_addrs > TW_MAX_ADDRS)
+		return false;
+	for (size_t i = 0; i < cfg->n_addrs; i++) {
+		uint8_t f = cfg->addrs[i].family;
+		if (f != TW_AF_INET && f != TW_AF_INET6)
+			return false;
+		/* RFC 8200 5: IPv6 needs an MTU of 1280 at least. */
+		if (f == TW_AF_INET6 && cfg->mtu < 1280)
+			return false;
+	}
+	if (cfg->min_snd_mss < 8 || cfg->min_snd_mss > cfg->mtu - 40 || cfg->init_cwnd == 0)
+		return false;
+	if (cfg->rcvbuf < 1 || cfg->sndbuf < 1 || cfg->rcvbuf > (1u << 30) || cfg->sndbuf > (1u << 30))
+		return false;
+	if (cfg->rto_min_us == 0 || cfg->rto_initial_us < cfg->rto_min_us || cfg->rto_max_us < cfg->rto_initial_us)
+		return false;
+	return cfg->max_conns > 0 && cfg->delack_us > 0;
+}
+
+static int draw_secret(uint8_t secret[16])
+{
+#if defined(__linux__)
+	ssize_t n = getrandom(secret, 16, 0);
+	return n == 16 ? 0 : (n < 0 ? -errno : -EIO);
+#else
+	return getentropy(secret, 16) == 0 ? 0 : -errno;
+#endif
+}
+
+struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
+{
+	int e = 0;
+	struct tw_stack *st = NULL;
+
+	if (!cfg || !config_valid(cfg)) {
+		e = -EINVAL;
+		goto fail;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	st->cfg = *cfg;
+	if (!cfg->secret_fixed && (e = draw_secret(st->cfg.secret)) != 0)
+		goto fail;
+	st->table_mask = 1023;
+	st->listen_mask = 255;
+	st->out_cap = cfg->mtu + 128;
+	st->table = calloc(st->table_mask + 1, sizeof(*st->table));
+	st->listen = calloc(st->listen_mask + 1, sizeof(*st->listen));
+	st->out = malloc(st->out_cap);
+	if (!st->table || !st->listen || !st->out) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	tcp_wheel_init(&st->wheel, 0);
+	return st;
+fail:
+	if (st) {
+		free(st->table);
+		free(st->listen);
+		free(st->out);
+		free(st);
+	}
+	if (err)
+		*err = e;
+	return NULL;
+}
+
+void tw_stack_free(struct tw_stack *st)
+{
+	if (!st)
+		return;
+	tcp_stack_free_all(st);
+	free(st->table);
+	free(st->listen);
+	free(st->out);
+	free(st);
+}
+
+void tw_stack_set_output(struct tw_stack *st, tw_output_fn output, void *ctx)
+{
+	st->cfg.output = output;
+	st->cfg.output_ctx = ctx;
+}
+
+static void set_now(struct tw_stack *st, uint64_t now)
+{
+	/* Time never runs backwards inside the stack, whatever the host passes. */
+	if (now > st->now)
+		st->now = now;
+}
+
+int tw_input(struct tw_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	set_now(st, now);
+	if (!pkt)
+		return -TW_DROP_MALFORMED;
+	return tcp_input(st, pkt, len);
+}
+
+uint64_t tw_poll(struct tw_stack *st, uint64_t now)
+{
+	set_now(st, now);
+	return tcp_timers_run(st, st->now);
+}
+
+void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out)
+{
+	*out = st->stats;
+}
+
+const char *tw_state_name(enum tw_state s)
+{
+	static const char *const names[] = {
+		[TW_CLOSED] = "CLOSED", [TW_LISTEN] = "LISTEN", [TW_SYN_SENT] = "SYN-SENT",
+		[TW_SYN_RECEIVED] = "SYN-RECEIVED", [TW_ESTABLISHED] = "ESTABLISHED",
+		[TW_FIN_WAIT_1] = "FIN-WAIT-1", [TW_FIN_WAIT_2] = "FIN-WAIT-2",
+		[TW_CLOSE_WAIT] = "CLOSE-WAIT", [TW_CLOSING] = "CLOSING", [TW_LAST_ACK] = "LAST-ACK",
+		[TW_TIME_WAIT] = "TIME-WAIT",
+	};
+	if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[s];
+}

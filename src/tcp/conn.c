@@ -1,0 +1,398 @@
+/*
+ * Control blocks and the tables that find them: connections by 4-tuple in a
+ * hash table keyed with the stack's secret (so a peer cannot aim collisions
+ * at one chain), listeners by local port. State changes go through
+ * tcp_set_state, the end of a connection through tcp_conn_done.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+#define FREE_CONNS_MAX 4096u   /* recycled control blocks kept for reuse */
+
+struct tcp_conn *tcp_conn_new(struct tw_stack *st)
+{
+	if (st->stats.conns >= st->cfg.max_conns)
+		return NULL;
+	struct tcp_conn *c = st->free_conns;
+	if (c) {
+		st->free_conns = c->hash_next;
+		st->n_free--;
+	} else {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	c->stack = st;
+	c->rto_us = st->cfg.rto_initial_us;
+	st->stats.conns++;
+	return c;
+}
+
+void tcp_conn_free(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+	tcp_timer_remove(c);
+	tcp_sockbuf_free(c->sb);
+	c->sb = NULL;
+	st->stats.conns--;
+	if (st->n_free < FREE_CONNS_MAX) {
+		c->hash_next = st->free_conns;
+		st->free_conns = c;
+		st->n_free++;
+	} else {
+		free(c);
+	}
+}
+
+/* Gives `c` its buffers and options, copied from `inherit` (a listener's) or the defaults. */
+int tcp_sockbuf_attach(struct tcp_conn *c, const struct tcp_sockbuf *inherit)
+{
+	struct tw_stack *st = c->stack;
+	struct tcp_sockbuf *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return -ENOMEM;
+	if (inherit) {
+		sb->rcvbuf = inherit->rcvbuf;
+		sb->sndbuf = inherit->sndbuf;
+		sb->user_mss = inherit->user_mss;
+		sb->nodelay = inherit->nodelay;
+		sb->cork = inherit->cork;
+		sb->keepalive = inherit->keepalive;
+		sb->linger0 = inherit->linger0;
+		sb->user_timeout_ms = inherit->user_timeout_ms;
+		sb->keep_idle_s = inherit->keep_idle_s;
+		sb->keep_intvl_s = inherit->keep_intvl_s;
+		sb->keep_probes = inherit->keep_probes;
+	} else {
+		sb->rcvbuf = st->cfg.rcvbuf;
+		sb->sndbuf = st->cfg.sndbuf;
+		sb->keep_idle_s = st->cfg.keepalive_idle_s;
+		sb->keep_intvl_s = st->cfg.keepalive_intvl_s;
+		sb->keep_probes = st->cfg.keepalive_probes;
+	}
+	sb->snd.cap = sb->sndbuf;
+	sb->rcv.cap = sb->rcvbuf;
+	sb->owner = c;
+	sb->next = st->sockbufs;
+	if (sb->next)
+		sb->next->prev = sb;
+	st->sockbufs = sb;
+	c->sb = sb;
+	return 0;
+}
+
+void tcp_sockbuf_free(struct tcp_sockbuf *sb)
+{
+	if (!sb)
+		return;
+	struct tw_stack *st = sb->owner->stack;
+	if (sb->prev)
+		sb->prev->next = sb->next;
+	else
+		st->sockbufs = sb->next;
+	if (sb->next)
+		sb->next->prev = sb->prev;
+	tcp_ring_free(&sb->snd);
+	tcp_ring_free(&sb->rcv);
+	free(sb);
+}
+
+/* Frees every control block and buffer of the stack, sending nothing. */
+void tcp_stack_free_all(struct tw_stack *st)
+{
+	/* Sockets with buffers may be in a table or in none (closed, never used). */
+	while (st->sockbufs) {
+		struct tcp_conn *c = st->sockbufs->owner;
+		if (c->flags & TF_LISTENER)
+			tcp_listen_remove(c);
+		else if (c->state != TW_CLOSED)
+			tcp_hash_remove(c);
+		tcp_conn_free(c);
+	}
+	for (uint32_t i = 0; i <= st->table_mask; i++) {
+		while (st->table[i]) {
+			struct tcp_conn *c = st->table[i];
+			tcp_hash_remove(c);
+			tcp_conn_free(c);
+		}
+	}
+	while (st->free_conns) {
+		struct tcp_conn *c = st->free_conns;
+		st->free_conns = c->hash_next;
+		free(c);
+	}
+	st->n_free = 0;
+}
+
+/* ------------------------------------------------------------ 4-tuple table */
+
+static uint32_t bucket_of(const struct tw_stack *st, uint8_t family, const uint8_t *laddr,
+			  uint16_t lport, const uint8_t *raddr, uint16_t rport)
+{
+	return (uint32_t)tcp_tuple_hash(st, TCP_HASH_TABLE, family, laddr, lport, raddr, rport) &
+	       st->table_mask;
+}
+
+static void table_grow(struct tw_stack *st)
+{
+	/* Doubling keeps chains short on average; it happens only as the count grows. */
+	uint32_t n = (st->table_mask + 1) * 2;
+	struct tcp_conn **t = calloc(n, sizeof(*t));
+	if (!t)
+		return;   /* chains get longer, nothing breaks */
+	uint32_t old_n = st->table_mask + 1;
+	struct tcp_conn **old = st->table;
+	st->table = t;
+	st->table_mask = n - 1;
+	for (uint32_t i = 0; i < old_n; i++) {
+		for (struct tcp_conn *c = old[i], *next; c; c = next) {
+			next = c->hash_next;
+			uint32_t b = bucket_of(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
+			c->hash_next = t[b];
+			t[b] = c;
+		}
+	}
+	free(old);
+}
+
+void tcp_hash_insert(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+	if (st->table_count >= st->table_mask + 1)
+		table_grow(st);
+	uint32_t b = bucket_of(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
+	c->hash_next = st->table[b];
+	st->table[b] = c;
+	st->table_count++;
+}
+
+void tcp_hash_remove(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+	uint32_t b = bucket_of(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
+	for (struct tcp_conn **pp = &st->table[b]; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == c) {
+			*pp = c->hash_next;
+			c->hash_next = NULL;
+			st->table_count--;
+			return;
+		}
+	}
+}
+
+static bool tuple_eq(const struct tcp_conn *c, uint8_t family, const uint8_t *laddr, uint16_t lport,
+		     const uint8_t *raddr, uint16_t rport)
+{
+	size_t n = tcp_addr_len(family);
+	return c->family == family && c->lport == lport && c->rport == rport &&
+	       memcmp(c->laddr, laddr, n) == 0 && memcmp(c->raddr, raddr, n) == 0;
+}
+
+struct tcp_conn *tcp_hash_lookup(struct tw_stack *st, uint8_t family, const uint8_t *laddr,
+				 uint16_t lport, const uint8_t *raddr, uint16_t rport)
+{
+	uint32_t b = bucket_of(st, family, laddr, lport, raddr, rport);
+	for (struct tcp_conn *c = st->table[b]; c; c = c->hash_next)
+		if (tuple_eq(c, family, laddr, lport, raddr, rport))
+			return c;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- listeners */
+
+static bool addr_is_any(const struct tcp_conn *c)
+{
+	static const uint8_t zero[16];
+	return memcmp(c->laddr, zero, tcp_addr_len(c->family)) == 0;
+}
+
+int tcp_listen_insert(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+	uint32_t b = c->lport & st->listen_mask;
+	c->hash_next = st->listen[b];
+	st->listen[b] = c;
+	return 0;
+}
+
+void tcp_listen_remove(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+	for (struct tcp_conn **pp = &st->listen[c->lport & st->listen_mask]; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == c) {
+			*pp = c->hash_next;
+			c->hash_next = NULL;
+			return;
+		}
+	}
+}
+
+/* A listener bound to the exact address wins over one bound to any address. */
+struct tcp_conn *tcp_listen_lookup(struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport)
+{
+	struct tcp_conn *any = NULL;
+	for (struct tcp_conn *c = st->listen[lport & st->listen_mask]; c; c = c->hash_next) {
+		if (c->lport != lport || c->family != family)
+			continue;
+		if (addr_is_any(c))
+			any = c;
+		else if (memcmp(c->laddr, laddr, tcp_addr_len(family)) == 0)
+			return c;
+	}
+	return any;
+}
+
+/* Is the port taken by a listener or a connection on `laddr` (any address counts)? */
+bool tcp_port_in_use(struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport)
+{
+	static const uint8_t zero[16];
+	size_t n = tcp_addr_len(family);
+	bool any = memcmp(laddr, zero, n) == 0;
+
+	for (struct tcp_conn *c = st->listen[lport & st->listen_mask]; c; c = c->hash_next)
+		if (c->lport == lport && c->family == family &&
+		    (any || addr_is_any(c) || memcmp(c->laddr, laddr, n) == 0))
+			return true;
+	for (uint32_t i = 0; i <= st->table_mask; i++)
+		for (struct tcp_conn *c = st->table[i]; c; c = c->hash_next)
+			if (c->lport == lport && c->family == family && c->state != TW_TIME_WAIT &&
+			    (any || memcmp(c->laddr, laddr, n) == 0))
+				return true;
+	return false;
+}
+
+bool tcp_has_addr(const struct tw_stack *st, uint8_t family, const uint8_t *addr)
+{
+	for (size_t i = 0; i < st->cfg.n_addrs; i++)
+		if (st->cfg.addrs[i].family == family &&
+		    memcmp(st->cfg.addrs[i].bytes, addr, tcp_addr_len(family)) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------- states */
+
+void tcp_set_state(struct tcp_conn *c, enum tw_state s)
+{
+	if (s == TW_ESTABLISHED && c->state != TW_ESTABLISHED)
+		c->stack->stats.conns_established++;
+	c->state = (uint8_t)s;
+}
+
+unsigned tcp_events(const struct tcp_conn *c)
+{
+	unsigned ev = 0;
+	const struct tcp_sockbuf *sb = c->sb;
+
+	if (c->flags & TF_LISTENER)
+		return c->queued ? TW_POLLIN : 0;
+	if (c->err)
+		ev |= TW_POLLERR;
+	if (sb && sb->rcv.len)
+		ev |= TW_POLLIN;
+	if (c->flags & TF_PEER_FIN)
+		ev |= TW_POLLIN | TW_POLLRDHUP;
+	switch (c->state) {
+	case TW_ESTABLISHED:
+	case TW_CLOSE_WAIT:
+		if (sb && !(c->flags & TF_FIN_QUEUED) && sb->snd.len < sb->snd.cap)
+			ev |= TW_POLLOUT;
+		break;
+	case TW_CLOSED:
+		if (c->err || (c->flags & (TF_PEER_FIN | TF_FIN_QUEUED)))
+			ev |= TW_POLLHUP | TW_POLLIN;
+		break;
+	default:
+		break;
+	}
+	if ((c->flags & TF_PEER_FIN) && (c->flags & TF_FIN_QUEUED))
+		ev |= TW_POLLHUP;
+	return ev;
+}
+
+/* Tells the application that readiness may have changed, once per change. */
+void tcp_notify(struct tcp_conn *c)
+{
+	struct tcp_sockbuf *sb = c->sb;
+	struct tcp_conn *target = c;
+
+	if (c->parent && (c->flags & TF_IN_ACCEPTQ))
+		target = c->parent;    /* a new connection readies its listener */
+	sb = target->sb;
+	if (!sb || !sb->cb || (target->flags & TF_ORPHAN))
+		return;
+	unsigned ev = tcp_events(target);
+	if (ev == sb->last_events && target == c && !(ev & TW_POLLIN))
+		return;
+	sb->last_events = ev;
+	sb->cb((struct tw_sock *)target, ev, sb->cb_ctx);
+}
+
+static void unlink_from_parent(struct tcp_conn *c)
+{
+	struct tcp_conn *l = c->parent;
+	if (!l)
+		return;
+	if (c->flags & TF_IN_ACCEPTQ) {
+		for (struct tcp_conn **pp = (struct tcp_conn **)&l->accept_next; *pp; pp = &(*pp)->accept_next) {
+			if (*pp == c) {
+				*pp = c->accept_next;
+				break;
+			}
+		}
+		l->queued--;
+		c->flags &= (uint16_t)~TF_IN_ACCEPTQ;
+	} else if (c->state == TW_SYN_RECEIVED) {
+		l->half_open--;
+	}
+	c->parent = NULL;
+	c->accept_next = NULL;
+}
+
+/*
+ * The end of a connection (RFC 9293 3.10.7: "enter the CLOSED state and
+ * delete the TCB"). The application learns `err` (a positive errno, 0 for a
+ * clean end) through SO_ERROR and its events; a socket the application no
+ * longer holds is freed at once.
+ */
+void tcp_conn_done(struct tcp_conn *c, int err)
+{
+	bool was_listed = c->state != TW_CLOSED && !(c->flags & TF_LISTENER);
+	bool owned = !(c->flags & TF_ORPHAN) && !c->parent;
+
+	if (was_listed)
+		tcp_hash_remove(c);
+	unlink_from_parent(c);
+	tcp_set_state(c, TW_CLOSED);
+	c->rtx_at = c->delack_at = c->idle_at = 0;
+	tcp_timer_remove(c);
+	if (err)
+		c->err = (uint8_t)err;
+	if (!owned) {
+		tcp_conn_free(c);
+		return;
+	}
+	if (c->sb) {
+		/* Unsent data can no longer go anywhere; unread data stays readable. */
+		c->sb->snd.len = 0;
+		c->sb->n_ooo = 0;
+	}
+	tcp_notify(c);
+}
+
+void tcp_enter_time_wait(struct tcp_conn *c)
+{
+	/* RFC 9293 3.10.7.4: start the time-wait timer, turn off the other timers. */
+	tcp_set_state(c, TW_TIME_WAIT);
+	c->rtx_at = 0;
+	c->delack_at = 0;
+	c->flags &= (uint16_t)~(TF_ACK_DELAYED | TF_PROBING);
+	c->idle_at = c->stack->now + c->stack->cfg.time_wait_us;
+	tcp_timer_update(c);
+	tcp_notify(c);
+}

@@ -1,0 +1,805 @@
+/*
+ * Segment arrival (RFC 9293 3.10.7), with RFC 5961's defences, RFC 7323's
+ * PAWS and timestamps, and the ACK processing of RFC 5681, RFC 6582 and
+ * RFC 6298. A packet is parsed and validated once by the wire layer; from
+ * then on only its representation is read.
+ */
+#include <string.h>
+
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+#define E_CONNREFUSED 111
+#define E_CONNRESET 104
+
+/* A validated incoming segment and where it came from. */
+struct seg_in {
+	struct wire_tcp t;
+	uint8_t family;
+	uint8_t src[16], dst[16];
+	uint32_t len;               /* SEG.LEN: data, plus SYN and FIN */
+};
+
+static bool has_flag(const struct seg_in *s, uint8_t f) { return s->t.flags & f; }
+
+static int drop(struct tw_stack *st, enum tw_drop why)
+{
+	st->stats.drops[why]++;
+	return -(int)why;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static bool oow_rate_limited(struct tcp_conn *c)
+{
+	/*
+	 * RFC 5961 7 and CVE-2016-5696: challenge and out-of-window ACKs are
+	 * limited per connection, never by a counter shared between
+	 * connections, so their rate tells an attacker nothing about others.
+	 */
+	uint64_t now = c->stack->now;
+	if (c->oow_ack_at && now - c->oow_ack_at < c->stack->cfg.challenge_ack_interval_us)
+		return true;
+	c->oow_ack_at = now ? now : 1;
+	return false;
+}
+
+static void challenge_ack(struct tcp_conn *c)
+{
+	if (oow_rate_limited(c))
+		return;
+	c->stack->stats.challenge_acks++;
+	tcp_send_ack(c);
+}
+
+static void negotiate_mss(struct tcp_conn *c, const struct wire_tcp_opts *o)
+{
+	const struct tw_stack_config *cfg = &c->stack->cfg;
+	/* RFC 9293 3.7.1: without the option, assume 536 (IPv4) or 1220 (IPv6, RFC 8200 5). */
+	uint32_t peer = o->has & WIRE_HAS_MSS ? o->mss : (c->family == TW_AF_INET ? 536 : 1220);
+	uint32_t ours = cfg->mtu - (c->family == TW_AF_INET ? 40 : 60);
+	uint32_t mss = peer < ours ? peer : ours;
+	const struct tcp_sockbuf *sb = c->sb ? c->sb : (c->parent ? c->parent->sb : NULL);
+
+	if (sb && sb->user_mss && sb->user_mss < mss)
+		mss = sb->user_mss;
+	/* A tiny MSS would make us send a flood of tiny segments: keep a floor (Linux's tcp_min_snd_mss). */
+	if (mss < cfg->min_snd_mss)
+		mss = cfg->min_snd_mss;
+	/* RFC 7323 3.2 / RFC 6691: the MSS counts no options; each segment's TS takes 12 bytes of it. */
+	if (c->flags & TF_TS)
+		mss -= 12;
+	c->snd_mss = (uint16_t)mss;
+	c->rcv_seg_max = (uint16_t)(c->rcv_mss < 536 ? c->rcv_mss : 536);
+}
+
+/* Keeps only the options both SYNs carried (RFC 7323 1.3, 2.2; RFC 2018 2). */
+static void negotiate(struct tcp_conn *c, const struct seg_in *s)
+{
+	const struct wire_tcp_opts *o = &s->t.opt;
+
+	if (!(o->has & WIRE_HAS_SACK_PERM))
+		c->flags &= (uint16_t)~TF_SACK;
+	if (!(o->has & WIRE_HAS_TS)) {
+		c->flags &= (uint16_t)~TF_TS;
+	} else if (c->flags & TF_TS) {
+		c->ts_recent = o->ts_val;
+		c->ts_recent_age = (uint32_t)(c->stack->now / 1000000);
+	}
+	if ((o->has & WIRE_HAS_WSCALE) && (c->flags & TF_WSCALE)) {
+		/* RFC 7323 2.3: a shift over 14 is used as 14. */
+		c->snd_wscale = o->wscale > 14 ? 14 : o->wscale;
+	} else {
+		c->flags &= (uint16_t)~TF_WSCALE;
+		c->snd_wscale = 0;
+		c->rcv_wscale = 0;
+	}
+	negotiate_mss(c, o);
+}
+
+static uint32_t scaled_wnd(const struct tcp_conn *c, const struct seg_in *s)
+{
+	/* RFC 7323 2.2: the window of a SYN is never scaled. */
+	if (has_flag(s, WIRE_TCP_SYN))
+		return s->t.wnd;
+	return (uint32_t)s->t.wnd << c->snd_wscale;
+}
+
+static void update_window(struct tcp_conn *c, const struct seg_in *s)
+{
+	/* RFC 9293 3.10.7.4, fifth: only a segment newer than the last update moves SND.WND. */
+	if (seq_lt(c->snd.wl1, s->t.seq) || (c->snd.wl1 == s->t.seq && seq_leq(c->snd.wl2, s->t.ack))) {
+		uint32_t old = c->snd.wnd;
+		c->snd.wnd = scaled_wnd(c, s);
+		c->snd.wl1 = s->t.seq;
+		c->snd.wl2 = s->t.ack;
+		if (c->snd.wnd > c->snd.max_wnd)
+			c->snd.max_wnd = c->snd.wnd;
+		if (old == 0 && c->snd.wnd && (c->flags & TF_PROBING)) {
+			/* The window opened: stop probing, send (RFC 9293 3.8.6.1). */
+			c->flags &= (uint16_t)~TF_PROBING;
+			c->rtx_at = 0;
+			c->backoff = 0;
+		}
+	}
+}
+
+static int establish_buffers(struct tcp_conn *c)
+{
+	if (c->sb)
+		return 0;
+	return tcp_sockbuf_attach(c, c->parent ? c->parent->sb : NULL);
+}
+
+static void become_established(struct tcp_conn *c, const struct seg_in *s)
+{
+	c->snd.una = s->t.ack;
+	c->snd.wnd = scaled_wnd(c, s);
+	c->snd.max_wnd = c->snd.wnd;
+	c->snd.wl1 = s->t.seq;
+	c->snd.wl2 = s->t.ack;
+	c->backoff = 0;
+	c->rtx_at = 0;
+	c->rto_us = c->stack->cfg.rto_initial_us;
+	tcp_cc_init(c);
+	c->recover = c->iss;
+	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
+	tcp_set_state(c, TW_ESTABLISHED);
+}
+
+/* RFC 7323 4 (RTTM): a sample from the echoed timestamp, or from the timed segment. */
+static void rtt_from_ack(struct tcp_conn *c, const struct seg_in *s)
+{
+	uint32_t now_ms = (uint32_t)(c->stack->now / 1000);
+	if ((c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS) && s->t.opt.ts_ecr) {
+		uint32_t rtt_ms = tcp_ts_now(c) - s->t.opt.ts_ecr;
+		if (rtt_ms < 0x7fffffff / 1000)
+			tcp_rtt_sample(c, rtt_ms * 1000);
+	} else if ((c->flags & TF_RTT_TIMING) && seq_geq(s->t.ack, c->rtt_seq)) {
+		c->flags &= (uint16_t)~TF_RTT_TIMING;
+		tcp_rtt_sample(c, (now_ms - c->rtt_start_ms) * 1000);
+	}
+}
+
+/* ---------------------------------------------------------------- LISTEN */
+
+static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t forced_iss)
+{
+	struct tw_stack *st = l->stack;
+	uint32_t syn_queue = l->backlog ? l->backlog : 1;
+
+	/*
+	 * Like Linux without SYN cookies: a SYN is dropped while the SYN queue
+	 * or the accept queue is full, and the peer retries.
+	 */
+	if (l->half_open >= syn_queue || l->queued > l->backlog)
+		return drop(st, TW_DROP_QUEUE_FULL);
+	struct tcp_conn *c = tcp_conn_new(st);
+	if (!c)
+		return drop(st, TW_DROP_QUEUE_FULL);
+
+	c->family = s->family;
+	memcpy(c->laddr, s->dst, 16);
+	memcpy(c->raddr, s->src, 16);
+	c->lport = s->t.dport;
+	c->rport = s->t.sport;
+	c->parent = l;
+	c->flags = TF_PASSIVE;
+	if (st->cfg.sack)
+		c->flags |= TF_SACK;
+	if (st->cfg.timestamps)
+		c->flags |= TF_TS;
+	if (st->cfg.window_scaling)
+		c->flags |= TF_WSCALE;
+	c->rcv_wscale = l->rcv_wscale;
+	c->rcv_mss = l->rcv_mss;
+	if (c->family == TW_AF_INET6 && c->rcv_mss > st->cfg.mtu - 60)
+		c->rcv_mss = (uint16_t)(st->cfg.mtu - 60);
+	if (c->family == TW_AF_INET && c->rcv_mss > st->cfg.mtu - 40)
+		c->rcv_mss = (uint16_t)(st->cfg.mtu - 40);
+
+	/* RFC 9293 3.10.7.2: RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ; choose ISS. */
+	c->irs = s->t.seq;
+	c->rcv.nxt = s->t.seq + 1;
+	c->iss = forced_iss ? forced_iss : tcp_isn(st, c);
+	c->ts_offset = tcp_ts_offset(st, c);
+	c->snd.una = c->iss;
+	c->snd.nxt = c->iss;
+	c->snd.max = c->iss;
+	c->snd.wnd = s->t.wnd;
+	c->snd.wl1 = s->t.seq;
+	negotiate(c, s);
+	tcp_set_state(c, TW_SYN_RECEIVED);
+	tcp_hash_insert(c);
+	l->half_open++;
+	st->stats.passive_opens++;
+
+	/* Data in a SYN is not queued (there is no TFO): the peer sends it again. */
+	tcp_send_syn(c);
+	c->rtx_at = st->now + c->rto_us;
+	tcp_timer_update(c);
+	return 0;
+}
+
+/* RFC 9293 3.10.7.2: a segment for a listener. */
+static int listen_input(struct tcp_conn *l, const struct seg_in *s)
+{
+	struct tw_stack *st = l->stack;
+
+	/* First, check for a RST: an incoming RST is ignored. */
+	if (has_flag(s, WIRE_TCP_RST))
+		return drop(st, TW_DROP_INVALID);
+	/* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>. */
+	if (has_flag(s, WIRE_TCP_ACK)) {
+		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
+		return drop(st, TW_DROP_INVALID);
+	}
+	/* Third, check for a SYN. */
+	if (has_flag(s, WIRE_TCP_SYN))
+		return listen_syn(l, s, 0);
+	/* Fourth, other control or text: drop. */
+	return drop(st, TW_DROP_INVALID);
+}
+
+/* -------------------------------------------------------------- SYN-SENT */
+
+static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
+{
+	struct tw_stack *st = c->stack;
+	bool ack = has_flag(s, WIRE_TCP_ACK);
+
+	/*
+	 * RFC 9293 3.10.7.3, first: an ACK that does not cover our SYN is
+	 * answered <SEQ=SEG.ACK><CTL=RST> (unless it is a RST) and dropped;
+	 * the connection keeps waiting. This is what refuses an old duplicate.
+	 */
+	if (ack && (seq_leq(s->t.ack, c->iss) || seq_gt(s->t.ack, c->snd.max))) {
+		if (!has_flag(s, WIRE_TCP_RST))
+			tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
+		return drop(st, TW_DROP_INVALID);
+	}
+	/* Second: a RST is believed only with an acceptable ACK (RFC 5961 3.2 allows no more). */
+	if (has_flag(s, WIRE_TCP_RST)) {
+		if (!ack)
+			return drop(st, TW_DROP_INVALID);
+		st->stats.conns_reset++;
+		tcp_conn_done(c, E_CONNREFUSED);
+		return 0;
+	}
+	/* Fourth: the SYN. Neither SYN nor RST: drop. */
+	if (!has_flag(s, WIRE_TCP_SYN))
+		return drop(st, TW_DROP_INVALID);
+
+	c->irs = s->t.seq;
+	c->rcv.nxt = s->t.seq + 1;
+	negotiate(c, s);
+	if (ack) {
+		if (establish_buffers(c))
+			return drop(st, TW_DROP_QUEUE_FULL);
+		if (c->backoff == 0 && !(c->flags & TF_TS))
+			tcp_rtt_sample(c, ((uint32_t)(st->now / 1000) - c->rtt_start_ms) * 1000);
+		else
+			rtt_from_ack(c, s);
+		become_established(c, s);
+		/* "Form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it." */
+		c->flags |= TF_ACK_NOW;
+		tcp_output(c);
+		tcp_notify(c);
+		return 0;
+	}
+	/* Simultaneous open: SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
+	tcp_set_state(c, TW_SYN_RECEIVED);
+	c->snd.wnd = s->t.wnd;
+	c->snd.wl1 = s->t.seq;
+	tcp_send_syn(c);
+	c->backoff = 0;
+	c->rtx_at = st->now + c->rto_us;
+	tcp_timer_update(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------- TIME-WAIT */
+
+/*
+ * TIME-WAIT, as Linux handles it. RFC 9293 3.6.1 lets a new SYN reopen the
+ * connection if its sequence number (or timestamp) is newer and the new ISN
+ * is above everything the old incarnation used. A RST at RCV.NXT ends it; a
+ * retransmitted FIN or other stray segment is ACKed and restarts the 2 MSL
+ * timer (RFC 9293 3.10.7.4).
+ */
+static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
+{
+	struct tw_stack *st = c->stack;
+	bool has_ts = (c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS);
+	bool paws_reject = has_ts && seq_lt(s->t.opt.ts_val, c->ts_recent);
+
+	if (has_flag(s, WIRE_TCP_SYN) && !has_flag(s, WIRE_TCP_RST | WIRE_TCP_ACK) && !paws_reject &&
+	    (seq_gt(s->t.seq, c->rcv.nxt) || (has_ts && seq_gt(s->t.opt.ts_val, c->ts_recent)))) {
+		uint32_t iss = c->snd.nxt + 65535 + 2;
+		struct tcp_conn *l = tcp_listen_lookup(st, s->family, s->dst, s->t.dport);
+		tcp_conn_done(c, 0);
+		if (!l)
+			return drop(st, TW_DROP_NO_SOCKET);
+		return listen_syn(l, s, iss ? iss : 1);
+	}
+	if (!paws_reject && s->t.seq == c->rcv.nxt && (s->len == 0 || has_flag(s, WIRE_TCP_RST))) {
+		if (has_flag(s, WIRE_TCP_RST)) {
+			tcp_conn_done(c, 0);
+			return 0;
+		}
+		tcp_enter_time_wait(c);   /* a bare ACK restarts the timer */
+		return 0;
+	}
+	if (has_flag(s, WIRE_TCP_RST))
+		return drop(st, TW_DROP_INVALID);
+	if (paws_reject || has_flag(s, WIRE_TCP_ACK))
+		tcp_enter_time_wait(c);
+	if (!oow_rate_limited(c))
+		tcp_send_ack(c);
+	return 0;
+}
+
+/* ------------------------------------------------ synchronized states */
+
+static uint32_t rcv_wnd(const struct tcp_conn *c)
+{
+	return seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
+}
+
+/* RFC 9293 3.10.7.4, first: the four cases of segment acceptability. */
+static bool acceptable(const struct tcp_conn *c, const struct seg_in *s)
+{
+	uint32_t wnd = rcv_wnd(c), nxt = c->rcv.nxt, seq = s->t.seq;
+
+	if (s->len == 0)
+		return wnd == 0 ? seq == nxt : seq_in(seq, nxt, nxt + wnd);
+	if (wnd == 0)
+		return false;
+	return seq_in(seq, nxt, nxt + wnd) || seq_in(seq + s->len - 1, nxt, nxt + wnd);
+}
+
+static void reset_by_peer(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+	st->stats.conns_reset++;
+	switch (c->state) {
+	case TW_SYN_RECEIVED:
+		/* RFC 9293 3.10.7.4, second: passive opens return to LISTEN; active ones are refused. */
+		tcp_conn_done(c, (c->flags & TF_PASSIVE) ? 0 : E_CONNREFUSED);
+		break;
+	case TW_CLOSING:
+	case TW_LAST_ACK:
+		tcp_conn_done(c, 0);
+		break;
+	default:
+		tcp_conn_done(c, E_CONNRESET);
+		break;
+	}
+}
+
+static bool our_fin_acked(const struct tcp_conn *c)
+{
+	return (c->flags & TF_FIN_SENT) && c->snd.una == c->snd.max;
+}
+
+/* RFC 9293 3.10.7.4, fifth, for an ACK of new data: SND.UNA < SEG.ACK =< SND.NXT. */
+static void ack_new_data(struct tcp_conn *c, const struct seg_in *s)
+{
+	struct tw_stack *st = c->stack;
+	uint32_t acked = s->t.ack - c->snd.una;
+	uint32_t data = c->sb ? c->sb->snd.len : 0;
+	uint32_t data_acked = acked < data ? acked : data;
+
+	if (data_acked)
+		tcp_ring_consume(&c->sb->snd, data_acked);
+	c->snd.una = s->t.ack;
+	if (seq_lt(c->snd.nxt, c->snd.una))
+		c->snd.nxt = c->snd.una;
+	rtt_from_ack(c, s);
+	if (c->flags & TF_IN_RECOVERY)
+		tcp_cc_partial_or_full_ack(c, s->t.ack, acked);
+	else
+		tcp_cc_ack(c, acked);
+	c->dupacks = c->flags & TF_IN_RECOVERY ? c->dupacks : 0;
+	c->backoff = 0;
+	c->probes = 0;
+	if (c->sb)
+		c->sb->rtx_since = 0;
+	/* RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged, else restart it. */
+	if (c->snd.una == c->snd.max)
+		c->rtx_at = 0;
+	else
+		c->rtx_at = st->now + c->rto_us;
+	c->flags &= (uint16_t)~TF_PROBING;
+}
+
+static bool is_dupack(const struct tcp_conn *c, const struct seg_in *s)
+{
+	/* RFC 5681 2: no data, no window change, data outstanding, SEG.ACK = SND.UNA. */
+	return s->t.ack == c->snd.una && s->len == 0 && scaled_wnd(c, s) == c->snd.wnd &&
+	       c->snd.max != c->snd.una;
+}
+
+/* Returns false when the segment must go no further. */
+static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
+{
+	/*
+	 * RFC 5961 5.2: an ACK outside [SND.UNA - MAX.SND.WND, SND.NXT] is
+	 * answered with an ACK and the segment dropped. RFC 9293: an ACK of
+	 * something not yet sent is treated the same way.
+	 */
+	if (seq_gt(s->t.ack, c->snd.max) || seq_lt(s->t.ack, c->snd.una - c->snd.max_wnd)) {
+		challenge_ack(c);
+		return false;
+	}
+	if (seq_gt(s->t.ack, c->snd.una)) {
+		ack_new_data(c, s);
+	} else if (is_dupack(c, s) && tcp_cc_dupack(c)) {
+		/* RFC 5681 3.2: the third duplicate ACK retransmits the missing segment. */
+		tcp_retransmit_head(c, false);
+	}
+	update_window(c, s);
+
+	switch (c->state) {
+	case TW_FIN_WAIT_1:
+		if (our_fin_acked(c)) {
+			tcp_set_state(c, TW_FIN_WAIT_2);
+			if (c->flags & TF_ORPHAN)
+				c->idle_at = c->stack->now + c->stack->cfg.fin_wait2_us;
+			tcp_notify(c);
+		}
+		break;
+	case TW_CLOSING:
+		if (our_fin_acked(c)) {
+			tcp_enter_time_wait(c);
+			return false;
+		}
+		break;
+	case TW_LAST_ACK:
+		if (our_fin_acked(c)) {
+			tcp_conn_done(c, 0);
+			return false;
+		}
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* When an ACK is owed for in-order data: now, or within the delayed-ACK time. */
+static void schedule_ack(struct tcp_conn *c)
+{
+	const struct tw_stack_config *cfg = &c->stack->cfg;
+
+	if (c->quickacks) {
+		/* Quick ACKs at connection start, as Linux, so slow start is not held up. */
+		c->quickacks--;
+		c->flags |= TF_ACK_NOW;
+	} else if (c->rcv.nxt - c->rcv.ack_sent > c->rcv_seg_max) {
+		/* RFC 5681 4.2 / RFC 9293 3.8.6.3: an ACK for at least every second full segment. */
+		c->flags |= TF_ACK_NOW;
+	} else {
+		c->flags |= TF_ACK_DELAYED;
+		if (!c->delack_at)
+			c->delack_at = c->stack->now + cfg->delack_us;
+	}
+}
+
+/* RFC 9293 3.10.7.4, seventh: segment text, already trimmed to the window. */
+static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+	struct tcp_sockbuf *sb = c->sb;
+
+	if (!sb || tcp_ring_reserve(&sb->rcv))
+		return;   /* no memory: the data is not acknowledged and will come again */
+	uint32_t off = seq - c->rcv.nxt;
+	if (sb->rcv.len + off + len > sb->rcv.cap) {
+		if (sb->rcv.len + off >= sb->rcv.cap)
+			return;
+		len = sb->rcv.cap - sb->rcv.len - off;
+	}
+	if (len > c->rcv_seg_max)
+		c->rcv_seg_max = (uint16_t)(len < 65535 ? len : 65535);
+	if (off) {
+		/* Out of order: keep it, and ACK at once with SACK blocks (RFC 5681 4.2, RFC 2018 4). */
+		tcp_rcv_ooo_add(c, seq, data, len);
+		c->flags |= TF_ACK_NOW;
+		return;
+	}
+	bool had_gap = sb->n_ooo != 0;
+	tcp_ring_write_at(&sb->rcv, sb->rcv.len, data, len);
+	sb->rcv.len += len;
+	c->rcv.nxt += len;
+	uint32_t more = had_gap ? tcp_rcv_ooo_merge(c) : 0;
+	c->rcv.nxt += more;
+	sb->bytes_received += len + more;
+	if (had_gap)
+		c->flags |= TF_ACK_NOW;   /* RFC 5681 4.2: a segment that fills a gap is ACKed at once */
+	else
+		schedule_ack(c);
+}
+
+/* RFC 9293 3.10.7.4, eighth: the FIN, once everything before it has arrived. */
+static bool receive_fin(struct tcp_conn *c)
+{
+	c->rcv.nxt++;
+	c->flags |= TF_PEER_FIN;
+	switch (c->state) {
+	case TW_SYN_RECEIVED:
+	case TW_ESTABLISHED:
+		tcp_set_state(c, TW_CLOSE_WAIT);
+		/* Like Linux: the ACK of a FIN waits a little, for the application's own FIN. */
+		c->quickacks = 0;
+		c->flags |= TF_ACK_DELAYED;
+		if (!c->delack_at)
+			c->delack_at = c->stack->now + c->stack->cfg.delack_us;
+		break;
+	case TW_FIN_WAIT_1:
+		/* Our FIN is not yet acknowledged (else we would be in FIN-WAIT-2). */
+		tcp_set_state(c, TW_CLOSING);
+		c->flags |= TF_ACK_NOW;
+		break;
+	case TW_FIN_WAIT_2:
+		tcp_send_ack(c);
+		tcp_enter_time_wait(c);
+		return false;
+	default:
+		c->flags |= TF_ACK_NOW;   /* a repeated FIN: ACK it again */
+		break;
+	}
+	return true;
+}
+
+static void trim_to_window(const struct tcp_conn *c, struct seg_in *s)
+{
+	uint32_t nxt = c->rcv.nxt;
+	if (seq_lt(s->t.seq, nxt)) {
+		/* Old bytes at the front: only the new part is processed. */
+		uint32_t old = nxt - s->t.seq;
+		if (has_flag(s, WIRE_TCP_SYN)) {
+			s->t.flags &= (uint8_t)~WIRE_TCP_SYN;
+			old--;
+			s->t.seq++;
+		}
+		if (old > s->t.payload_len)
+			old = (uint32_t)s->t.payload_len;
+		s->t.payload += old;
+		s->t.payload_len -= old;
+		s->t.seq += old;
+	}
+	uint32_t room = seq_gt(c->rcv.adv, s->t.seq) ? c->rcv.adv - s->t.seq : 0;
+	if (s->t.payload_len > room) {
+		/* Beyond the window: cut, and the FIN with it. */
+		s->t.payload_len = room;
+		s->t.flags &= (uint8_t)~WIRE_TCP_FIN;
+	}
+	s->len = wire_tcp_seg_len(&s->t);
+}
+
+/* A SYN-RECEIVED connection's ACK of our SYN (RFC 9293 3.10.7.4, fifth). */
+static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
+{
+	struct tw_stack *st = c->stack;
+
+	if (!(seq_lt(c->snd.una, s->t.ack) && seq_leq(s->t.ack, c->snd.max))) {
+		/* "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>." */
+		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
+		return drop(st, TW_DROP_INVALID);
+	}
+	struct tcp_conn *l = c->parent;
+	if (l && l->queued > l->backlog) {
+		/* Accept queue full: like Linux, ignore the ACK; the SYN-ACK timer tries again. */
+		return drop(st, TW_DROP_QUEUE_FULL);
+	}
+	if (establish_buffers(c))
+		return drop(st, TW_DROP_QUEUE_FULL);
+	if (c->backoff == 0)
+		rtt_from_ack(c, s);
+	become_established(c, s);
+	if (l) {
+		/* Into the accept queue, at its tail. */
+		struct tcp_conn **pp = &l->accept_next;
+		while (*pp)
+			pp = &(*pp)->accept_next;
+		*pp = c;
+		c->accept_next = NULL;
+		l->half_open--;
+		l->queued++;
+		c->flags |= TF_IN_ACCEPTQ;
+	}
+	tcp_notify(c);
+	return 0;
+}
+
+static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
+{
+	struct tw_stack *st = c->stack;
+	bool rst = has_flag(s, WIRE_TCP_RST), syn = has_flag(s, WIRE_TCP_SYN);
+	bool has_ts = (c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS);
+
+	/* A duplicate of the peer's SYN in SYN-RECEIVED: send the SYN-ACK again (as Linux). */
+	if (c->state == TW_SYN_RECEIVED && syn && !rst && !has_flag(s, WIRE_TCP_ACK) && s->t.seq == c->irs) {
+		if (!oow_rate_limited(c))
+			tcp_send_syn(c);
+		return 0;
+	}
+	/* Simultaneous open: the peer's SYN-ACK completes it (as Linux). */
+	if (c->state == TW_SYN_RECEIVED && syn && !rst && has_flag(s, WIRE_TCP_ACK) && s->t.seq == c->irs &&
+	    s->t.ack == c->snd.max && !(c->flags & TF_PASSIVE)) {
+		s->t.flags &= (uint8_t)~WIRE_TCP_SYN;
+		s->t.seq++;
+		s->len = wire_tcp_seg_len(&s->t);
+		return syn_received_ack(c, s);
+	}
+
+	/*
+	 * RFC 7323 5.3 R1 (PAWS): a timestamp older than TS.Recent marks an old
+	 * duplicate: ACK it (unless RST) and drop it.
+	 */
+	if (has_ts && !rst && seq_lt(s->t.opt.ts_val, c->ts_recent)) {
+		tcp_send_ack(c);
+		return drop(st, TW_DROP_INVALID);
+	}
+	/* First: is the segment acceptable? If not, ACK it (unless RST) and drop it. */
+	if (!acceptable(c, s)) {
+		if (!rst) {
+			if (syn || s->t.payload_len == 0) {
+				if (syn)
+					st->stats.challenge_acks++;
+				if (!oow_rate_limited(c))
+					tcp_send_ack(c);
+			} else {
+				tcp_send_ack(c);
+			}
+		}
+		return drop(st, TW_DROP_INVALID);
+	}
+	/* RFC 7323 4.3: remember the timestamp of the segment that reaches Last.ACK.sent. */
+	if (has_ts && seq_leq(s->t.seq, c->rcv.ack_sent)) {
+		c->ts_recent = s->t.opt.ts_val;
+		c->ts_recent_age = (uint32_t)(st->now / 1000000);
+	}
+	/*
+	 * Second: RST. RFC 5961 3.2: only a RST at exactly RCV.NXT resets; any
+	 * other in-window RST is answered with a challenge ACK.
+	 */
+	if (rst) {
+		if (s->t.seq == c->rcv.nxt)
+			reset_by_peer(c);
+		else
+			challenge_ack(c);
+		return 0;
+	}
+	/* Fourth: SYN. RFC 5961 4.2: challenge ACK; a passive SYN-RECEIVED returns to LISTEN. */
+	if (syn) {
+		if (c->state == TW_SYN_RECEIVED && (c->flags & TF_PASSIVE)) {
+			tcp_conn_done(c, 0);
+			return 0;
+		}
+		challenge_ack(c);
+		return 0;
+	}
+	/* Fifth: ACK. Without it the segment is dropped. */
+	if (!has_flag(s, WIRE_TCP_ACK))
+		return drop(st, TW_DROP_INVALID);
+	if (c->state == TW_SYN_RECEIVED) {
+		int r = syn_received_ack(c, s);
+		if (r || c->state != TW_ESTABLISHED)
+			return r;
+	}
+	if (!process_ack(c, s))
+		return 0;
+
+	trim_to_window(c, s);
+	/* Seventh: text, in the states that still receive it. */
+	if (s->t.payload_len && (c->state == TW_ESTABLISHED || c->state == TW_FIN_WAIT_1 ||
+				 c->state == TW_FIN_WAIT_2)) {
+		if (c->flags & TF_RD_SHUT && c->flags & TF_ORPHAN) {
+			/* Data for a closed socket: nobody will read it (RFC 9293 3.10.7.4; Linux resets). */
+			tcp_send_rst_for(c);
+			st->stats.conns_reset++;
+			tcp_conn_done(c, 0);
+			return 0;
+		}
+		receive_text(c, s->t.seq, s->t.payload, (uint32_t)s->t.payload_len);
+	}
+	/* Eighth: FIN, when it is the next thing expected. */
+	if (has_flag(s, WIRE_TCP_FIN) && s->t.seq + (uint32_t)s->t.payload_len == c->rcv.nxt &&
+	    !(c->flags & TF_PEER_FIN)) {
+		if (!receive_fin(c))
+			return 0;
+	} else if (has_flag(s, WIRE_TCP_FIN) && (c->flags & TF_PEER_FIN)) {
+		c->flags |= TF_ACK_NOW;
+	}
+	tcp_output(c);
+	tcp_timer_update(c);
+	tcp_notify(c);
+	return 0;
+}
+
+static int conn_input(struct tcp_conn *c, struct seg_in *s)
+{
+	switch (c->state) {
+	case TW_SYN_SENT:
+		return syn_sent_input(c, s);
+	case TW_TIME_WAIT:
+		return time_wait_input(c, s);
+	default:
+		return synchronized_input(c, s);
+	}
+}
+
+/* ------------------------------------------------------------------ entry */
+
+static bool is_multicast(uint8_t family, const uint8_t *a)
+{
+	if (family == TW_AF_INET)
+		return a[0] >= 224 || (a[0] == 0);   /* multicast, reserved, broadcast, "this network" */
+	return a[0] == 0xff;
+}
+
+static int parse_ip(struct tw_stack *st, const uint8_t *pkt, size_t len, struct seg_in *s)
+{
+	struct wire_pseudo ph;
+
+	if (len < 1)
+		return drop(st, TW_DROP_MALFORMED);
+	if (pkt[0] >> 4 == 4) {
+		struct wire_ipv4 ip;
+		if (wire_ipv4_parse(&ip, pkt, len))
+			return drop(st, TW_DROP_MALFORMED);
+		/* DEVIATION(RFC 791 3.2): fragments are not reassembled; TCP avoids them (DF, MSS). */
+		if (ip.proto != WIRE_PROTO_TCP || wire_ipv4_mf(&ip) || wire_ipv4_frag_offset(&ip))
+			return drop(st, TW_DROP_NOT_OURS);
+		s->family = TW_AF_INET;
+		memset(s->src, 0, 16);
+		memset(s->dst, 0, 16);
+		memcpy(s->src, ip.src, 4);
+		memcpy(s->dst, ip.dst, 4);
+		wire_ipv4_pseudo(&ip, &ph);
+		if (wire_tcp_parse(&s->t, ip.payload, ip.payload_len, &ph))
+			return drop(st, TW_DROP_MALFORMED);
+		return 0;
+	}
+	if (pkt[0] >> 4 == 6) {
+		struct wire_ipv6 ip6;
+		if (wire_ipv6_parse(&ip6, pkt, len))
+			return drop(st, TW_DROP_MALFORMED);
+		if (ip6.proto != WIRE_PROTO_TCP || ip6.fragmented)
+			return drop(st, TW_DROP_NOT_OURS);
+		s->family = TW_AF_INET6;
+		memcpy(s->src, ip6.src, 16);
+		memcpy(s->dst, ip6.dst, 16);
+		wire_ipv6_pseudo(&ip6, &ph);
+		if (wire_tcp_parse(&s->t, ip6.payload, ip6.payload_len, &ph))
+			return drop(st, TW_DROP_MALFORMED);
+		return 0;
+	}
+	return drop(st, TW_DROP_MALFORMED);
+}
+
+int tcp_input(struct tw_stack *st, const uint8_t *pkt, size_t len)
+{
+	struct seg_in s;
+	int err = parse_ip(st, pkt, len, &s);
+	if (err)
+		return err;
+	/* RFC 9293 3.9.1, RFC 1122 4.2.3.10: only our addresses, never from multicast or broadcast. */
+	if (!tcp_has_addr(st, s.family, s.dst) || is_multicast(s.family, s.src) || s.t.sport == 0 ||
+	    s.t.dport == 0)
+		return drop(st, TW_DROP_NOT_OURS);
+	st->stats.in_segs++;
+	s.len = wire_tcp_seg_len(&s.t);
+
+	struct tcp_conn *c = tcp_hash_lookup(st, s.family, s.dst, s.t.dport, s.src, s.t.sport);
+	if (c)
+		return conn_input(c, &s);
+	struct tcp_conn *l = tcp_listen_lookup(st, s.family, s.dst, s.t.dport);
+	if (l)
+		return listen_input(l, &s);
+	/* RFC 9293 3.10.7.1: CLOSED. A RST is dropped; anything else is answered with a RST. */
+	if (!has_flag(&s, WIRE_TCP_RST))
+		tcp_reply_rst(st, s.family, s.dst, s.src, &s.t);
+	return drop(st, TW_DROP_NO_SOCKET);
+}

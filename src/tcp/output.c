@@ -1,0 +1,444 @@
+/*
+ * Building and sending segments: the IP and TCP headers through the wire
+ * layer, options in the layouts Linux uses, the advertised window, and the
+ * decision of what data may go now (windows, Nagle, silly-window avoidance).
+ */
+#include <string.h>
+
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+/* What a segment carries; `data_len` bytes from the send ring at `data_off`. */
+struct seg_out {
+	uint8_t flags;
+	uint32_t seq, ack;
+	uint16_t wnd;
+	uint32_t data_off, data_len;
+	struct wire_tcp_opts opt;
+};
+
+uint32_t tcp_ts_now(const struct tcp_conn *c)
+{
+	/* RFC 7323 5.4: a 1 ms clock, offset per connection (RFC 7323 7.1). */
+	return (uint32_t)(c->stack->now / 1000) + c->ts_offset;
+}
+
+uint32_t tcp_flight(const struct tcp_conn *c)
+{
+	return c->snd.nxt - c->snd.una;
+}
+
+uint32_t tcp_rcv_space(const struct tcp_conn *c)
+{
+	if (!c->sb) {
+		const struct tcp_conn *l = c->parent;
+		return l && l->sb ? l->sb->rcvbuf : c->stack->cfg.rcvbuf;
+	}
+	uint32_t used = c->sb->rcv.len;
+	return c->sb->rcvbuf > used ? c->sb->rcvbuf - used : 0;
+}
+
+static uint32_t rcvbuf_of(const struct tcp_conn *c)
+{
+	return c->sb ? c->sb->rcvbuf : tcp_rcv_space(c);
+}
+
+/* The window field of a segment; updates the advertised right edge. */
+uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
+{
+	uint32_t space = tcp_rcv_space(c);
+
+	if (syn) {
+		/*
+		 * RFC 7323 2.2: the window in a SYN is never scaled. Like Linux,
+		 * offer whole segments: a multiple of the MSS less the options
+		 * every segment will carry.
+		 */
+		uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
+		uint32_t w = space < 65535 ? space : 65535;
+		if (seg)
+			w -= w % seg;
+		c->rcv.adv = c->rcv.nxt + w;
+		return (uint16_t)w;
+	}
+
+	uint32_t edge = c->rcv.nxt + space;
+	uint32_t mss = c->snd_mss ? c->snd_mss : c->rcv_mss;
+	uint32_t sws = rcvbuf_of(c) / 2 < mss ? rcvbuf_of(c) / 2 : mss;
+	/*
+	 * RFC 9293 3.8.6.2.2: do not move the right edge by less than
+	 * min(RCV.BUFF / 2, MSS) (receiver silly-window avoidance), and never
+	 * move it back (RFC 9293 3.8.6: shrinking the window is discouraged).
+	 */
+	if (seq_lt(edge, c->rcv.adv) || (seq_gt(edge, c->rcv.adv) && edge - c->rcv.adv < sws))
+		edge = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv : c->rcv.nxt;
+	uint32_t wnd = edge - c->rcv.nxt;
+	uint32_t field = wnd >> c->rcv_wscale;
+	if (field > 65535)
+		field = 65535;
+	c->rcv.adv = c->rcv.nxt + (field << c->rcv_wscale);
+	return (uint16_t)field;
+}
+
+/* ------------------------------------------------------------------ options */
+
+static void push_nops(struct wire_tcp_opts *o, int n)
+{
+	while (n-- > 0)
+		wire_tcp_opt_push(o, WIRE_OPT_NOP, 1, NULL);
+}
+
+/*
+ * The options of a SYN or SYN-ACK in Linux's order (tcp_options_write): MSS;
+ * SACK-permitted then TS, or NOP NOP TS; NOP NOP SACK-permitted when there
+ * is no TS to pair with; NOP window scale. This gives exactly the layouts
+ * <mss,sackOK,TS,nop,wscale>, <mss,nop,nop,sackOK,nop,wscale>,
+ * <mss,nop,wscale>, <mss,nop,nop,sackOK>, <mss,sackOK,TS> and <mss>.
+ */
+static void syn_options(const struct tcp_conn *c, struct wire_tcp_opts *o)
+{
+	bool sack = c->flags & TF_SACK, ts = c->flags & TF_TS, ws = c->flags & TF_WSCALE;
+
+	memset(o, 0, offsetof(struct wire_tcp_opts, list));
+	o->mss = c->rcv_mss;
+	wire_tcp_opt_push(o, WIRE_OPT_MSS, 4, NULL);
+	if (ts) {
+		o->ts_val = tcp_ts_now(c);
+		o->ts_ecr = c->state == TW_SYN_SENT ? 0 : c->ts_recent;
+		if (sack)
+			wire_tcp_opt_push(o, WIRE_OPT_SACK_PERM, 2, NULL);
+		else
+			push_nops(o, 2);
+		wire_tcp_opt_push(o, WIRE_OPT_TS, 10, NULL);
+	} else if (sack) {
+		push_nops(o, 2);
+		wire_tcp_opt_push(o, WIRE_OPT_SACK_PERM, 2, NULL);
+	}
+	if (ws) {
+		o->wscale = c->rcv_wscale;
+		push_nops(o, 1);
+		wire_tcp_opt_push(o, WIRE_OPT_WSCALE, 3, NULL);
+	}
+}
+
+/* Established segments: NOP NOP TS, then NOP NOP SACK blocks (RFC 2018 3). */
+static void established_options(const struct tcp_conn *c, struct wire_tcp_opts *o, bool with_sack)
+{
+	memset(o, 0, offsetof(struct wire_tcp_opts, list));
+	if (c->flags & TF_TS) {
+		o->ts_val = tcp_ts_now(c);
+		o->ts_ecr = c->ts_recent;
+		push_nops(o, 2);
+		wire_tcp_opt_push(o, WIRE_OPT_TS, 10, NULL);
+	}
+	if (with_sack && (c->flags & TF_SACK) && c->sb && c->sb->n_ooo) {
+		size_t max = c->flags & TF_TS ? 3 : 4;
+		size_t n = c->sb->n_ooo < max ? c->sb->n_ooo : max;
+		o->sack_count = (uint8_t)n;
+		memcpy(o->sack, c->sb->ooo, n * sizeof(o->sack[0]));
+		push_nops(o, 2);
+		wire_tcp_opt_push(o, WIRE_OPT_SACK, (uint8_t)(2 + 8 * n), NULL);
+	}
+}
+
+/* --------------------------------------------------------------- emitting */
+
+static size_t put_ip_header(const struct tcp_conn *c, uint8_t *buf, size_t tcp_len)
+{
+	struct tw_stack *st = c->stack;
+	if (c->family == TW_AF_INET) {
+		struct wire_ipv4 ip = {
+			.hdr_len = 20, .total_len = (uint16_t)(20 + tcp_len), .ttl = 64,
+			.frag = WIRE_IPV4_FLAG_DF, .proto = WIRE_PROTO_TCP,
+		};
+		memcpy(ip.src, c->laddr, 4);
+		memcpy(ip.dst, c->raddr, 4);
+		return wire_ipv4_emit(&ip, buf, st->out_cap);
+	}
+	struct wire_ipv6 ip6 = { .plen = (uint16_t)tcp_len, .next = WIRE_PROTO_TCP, .hlim = 64 };
+	memcpy(ip6.src, c->laddr, 16);
+	memcpy(ip6.dst, c->raddr, 16);
+	return wire_ipv6_emit(&ip6, buf, st->out_cap);
+}
+
+/* Writes the IP packet for `seg` into the stack's buffer and hands it to the link. */
+static void emit(struct tcp_conn *c, struct seg_out *seg)
+{
+	struct tw_stack *st = c->stack;
+	size_t ip_len = c->family == TW_AF_INET ? 20 : WIRE_IPV6_HDR_LEN;
+	size_t opt_len = wire_tcp_opts_size(&seg->opt);
+	uint8_t *tcp = st->out + ip_len;
+
+	struct wire_tcp t = {
+		.sport = c->lport, .dport = c->rport, .seq = seg->seq, .ack = seg->ack,
+		.flags = seg->flags, .wnd = seg->wnd, .opt = seg->opt,
+	};
+	if (seg->data_len) {
+		/* The payload goes straight to its place in the packet. */
+		uint8_t *payload = tcp + WIRE_TCP_HDR_MIN + opt_len;
+		tcp_ring_read_at(&c->sb->snd, seg->data_off, payload, seg->data_len);
+		t.payload = payload;
+		t.payload_len = seg->data_len;
+	}
+	struct wire_pseudo ph = { .family = c->family, .proto = WIRE_PROTO_TCP };
+	memcpy(ph.src, c->laddr, tcp_addr_len(c->family));
+	memcpy(ph.dst, c->raddr, tcp_addr_len(c->family));
+	size_t tcp_len = wire_tcp_emit(&t, tcp, st->out_cap - ip_len, &ph);
+	if (!tcp_len || put_ip_header(c, st->out, tcp_len) != ip_len)
+		return;
+	st->stats.out_segs++;
+	if (seg->flags & WIRE_TCP_RST)
+		st->stats.out_rsts++;
+	if (seg->flags & WIRE_TCP_ACK) {
+		/* Every segment with ACK acknowledges all received so far. */
+		c->rcv.ack_sent = seg->ack;
+		c->flags &= (uint16_t)~(TF_ACK_NOW | TF_ACK_DELAYED);
+		c->delack_at = 0;
+	}
+	if (st->cfg.output)
+		st->cfg.output(st->cfg.output_ctx, st->out, ip_len + tcp_len);
+}
+
+static void seg_init(struct tcp_conn *c, struct seg_out *seg, uint8_t flags, uint32_t seq)
+{
+	memset(seg, 0, offsetof(struct seg_out, opt));
+	seg->flags = flags;
+	seg->seq = seq;
+	seg->ack = flags & WIRE_TCP_ACK ? c->rcv.nxt : 0;
+}
+
+void tcp_send_syn(struct tcp_conn *c)
+{
+	struct seg_out seg;
+	bool synack = c->state == TW_SYN_RECEIVED;
+
+	seg_init(c, &seg, synack ? WIRE_TCP_SYN | WIRE_TCP_ACK : WIRE_TCP_SYN, c->iss);
+	syn_options(c, &seg.opt);
+	seg.wnd = tcp_wnd_field(c, true);
+	emit(c, &seg);
+	if (seq_gt(c->iss + 1, c->snd.max))
+		c->snd.max = c->iss + 1;
+	c->snd.nxt = c->iss + 1;
+}
+
+/*
+ * RFC 9293's SND.NXT is the next new sequence number, which is snd.max here:
+ * snd.nxt moves back while a timeout resends (go-back-N), and an ACK with a
+ * sequence number below the peer's RCV.NXT would be refused as a duplicate.
+ */
+void tcp_send_ack(struct tcp_conn *c)
+{
+	struct seg_out seg;
+	seg_init(c, &seg, WIRE_TCP_ACK, c->snd.max);
+	established_options(c, &seg.opt, true);
+	seg.wnd = tcp_wnd_field(c, false);
+	emit(c, &seg);
+}
+
+void tcp_send_rst_for(struct tcp_conn *c)
+{
+	/* RFC 9293 3.10.4 (ABORT) and 3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>. */
+	struct seg_out seg;
+	seg_init(c, &seg, WIRE_TCP_RST | WIRE_TCP_ACK, c->snd.max);
+	established_options(c, &seg.opt, false);
+	seg.wnd = tcp_wnd_field(c, false);
+	emit(c, &seg);
+}
+
+void tcp_send_probe(struct tcp_conn *c)
+{
+	/*
+	 * Zero-window and keep-alive probes as Linux sends them: SEG.SEQ =
+	 * SND.UNA - 1 and no data, which the peer must answer with an ACK
+	 * (RFC 9293 3.8.4, 3.8.6.1).
+	 */
+	struct seg_out seg;
+	seg_init(c, &seg, WIRE_TCP_ACK, c->snd.una - 1);
+	established_options(c, &seg.opt, false);
+	seg.wnd = tcp_wnd_field(c, false);
+	emit(c, &seg);
+}
+
+/* RFC 9293 3.10.7.1: the answer to a segment for no connection. */
+void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
+		   const struct wire_tcp *in)
+{
+	struct tcp_conn tmp;   /* just the addresses: nothing is stored */
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.stack = st;
+	tmp.family = family;
+	memcpy(tmp.laddr, laddr, tcp_addr_len(family));
+	memcpy(tmp.raddr, raddr, tcp_addr_len(family));
+	tmp.lport = in->dport;
+	tmp.rport = in->sport;
+
+	struct seg_out seg;
+	memset(&seg, 0, offsetof(struct seg_out, opt));
+	memset(&seg.opt, 0, offsetof(struct wire_tcp_opts, list));
+	if (in->flags & WIRE_TCP_ACK) {
+		/* If the ACK bit is on: <SEQ=SEG.ACK><CTL=RST>. */
+		seg.flags = WIRE_TCP_RST;
+		seg.seq = in->ack;
+	} else {
+		/* Otherwise: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SYN and FIN counting one each. */
+		seg.flags = WIRE_TCP_RST | WIRE_TCP_ACK;
+		seg.ack = in->seq + wire_tcp_seg_len(in);
+	}
+	emit(&tmp, &seg);
+}
+
+/* ------------------------------------------------------------ sending data */
+
+static uint32_t fin_seq(const struct tcp_conn *c)
+{
+	return c->snd.una + c->sb->snd.len;
+}
+
+static bool fin_pending(const struct tcp_conn *c)
+{
+	return (c->flags & TF_FIN_QUEUED) && c->snd.nxt == fin_seq(c);
+}
+
+static void arm_rtx(struct tcp_conn *c)
+{
+	if (!c->rtx_at || (c->flags & TF_PROBING)) {
+		c->flags &= (uint16_t)~TF_PROBING;
+		c->rtx_at = c->stack->now + c->rto_us;
+	}
+}
+
+/* Sends `len` bytes from SND.NXT, with FIN if it ends the stream. */
+static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
+{
+	struct seg_out seg;
+	uint32_t off = c->snd.nxt - c->snd.una;
+	bool retrans = seq_lt(c->snd.nxt, c->snd.max);
+
+	seg_init(c, &seg, WIRE_TCP_ACK, c->snd.nxt);
+	seg.data_off = off;
+	seg.data_len = len;
+	/* Like Linux: PSH on the segment that empties what the application wrote. */
+	if (len && off + len == c->sb->snd.len)
+		seg.flags |= WIRE_TCP_PSH;
+	if (fin)
+		seg.flags |= WIRE_TCP_FIN;
+	established_options(c, &seg.opt, true);
+	seg.wnd = tcp_wnd_field(c, false);
+	emit(c, &seg);
+
+	/* RFC 6298 / Karn: time one segment per RTT, never a retransmitted one. */
+	if (!(c->flags & (TF_TS | TF_RTT_TIMING)) && !retrans && len) {
+		c->flags |= TF_RTT_TIMING;
+		c->rtt_seq = c->snd.nxt + len;
+		c->rtt_start_ms = (uint32_t)(c->stack->now / 1000);
+	}
+	if (retrans) {
+		c->stack->stats.retrans_segs++;
+		c->sb->retransmits++;
+	} else {
+		c->sb->bytes_sent += len;
+	}
+	c->snd.nxt += len + (fin ? 1 : 0);
+	if (fin)
+		c->flags |= TF_FIN_SENT;
+	if (seq_gt(c->snd.nxt, c->snd.max))
+		c->snd.max = c->snd.nxt;
+	arm_rtx(c);
+}
+
+static bool can_send_data(const struct tcp_conn *c)
+{
+	switch (c->state) {
+	case TW_ESTABLISHED:
+	case TW_CLOSE_WAIT:
+	case TW_FIN_WAIT_1:
+	case TW_CLOSING:
+	case TW_LAST_ACK:
+		return c->sb != NULL;
+	default:
+		return false;
+	}
+}
+
+/*
+ * How much of `avail` unsent bytes to send now, within `usable` window:
+ * Nagle (RFC 9293 3.7.4), cork, and sender silly-window avoidance (RFC 9293
+ * 3.8.6.2.1). 0 means wait.
+ */
+static uint32_t segment_size(const struct tcp_conn *c, uint32_t avail, uint32_t usable)
+{
+	uint32_t len = avail < c->snd_mss ? avail : c->snd_mss;
+	if (len > usable)
+		len = usable;
+	if (len == 0 || len == c->snd_mss)
+		return len;
+	bool last = len == avail;
+	bool idle = c->snd.nxt == c->snd.una;
+	if (last && c->sb->cork)
+		return 0;
+	if (last && (c->sb->nodelay || idle || (c->flags & TF_FIN_QUEUED)))
+		return len;
+	/* A window-limited piece is worth sending once it is half the largest window seen. */
+	if (!last && len >= c->snd.max_wnd / 2)
+		return len;
+	return 0;
+}
+
+void tcp_output(struct tcp_conn *c)
+{
+	if (!can_send_data(c)) {
+		if (c->flags & TF_ACK_NOW && c->state != TW_CLOSED && c->state != TW_LISTEN)
+			tcp_send_ack(c);
+		return;
+	}
+	for (;;) {
+		uint32_t sent = c->snd.nxt - c->snd.una;
+		uint32_t queued = c->sb->snd.len;
+		uint32_t avail = sent < queued ? queued - sent : 0;
+		uint32_t wnd = c->snd.wnd < c->cwnd ? c->snd.wnd : c->cwnd;
+		uint32_t usable = wnd > sent ? wnd - sent : 0;
+		uint32_t len = avail ? segment_size(c, avail, usable) : 0;
+
+		if (len) {
+			bool fin = (c->flags & TF_FIN_QUEUED) && len == avail;
+			send_data(c, len, fin);
+			continue;
+		}
+		if (fin_pending(c) && !avail) {
+			/* The FIN alone (RFC 9293 3.10.4: after all queued data). */
+			send_data(c, 0, true);
+			continue;
+		}
+		if (avail && c->snd.wnd == 0 && c->snd.nxt == c->snd.una && !c->rtx_at) {
+			/* RFC 9293 3.8.6.1: a zero window is probed, not waited on forever. */
+			c->flags |= TF_PROBING;
+			c->backoff = 0;
+			c->rtx_at = c->stack->now + c->rto_us;
+		}
+		break;
+	}
+	if (c->flags & TF_ACK_NOW)
+		tcp_send_ack(c);
+	tcp_timer_update(c);
+}
+
+/*
+ * Retransmits the earliest unacknowledged segment (RFC 6298 5.4, RFC 5681
+ * 3.2). After a timeout (`rewind`) sending goes on from there, go-back-N, as
+ * the window reopens; after a fast retransmit it resumes where it was.
+ */
+void tcp_retransmit_head(struct tcp_conn *c, bool rewind)
+{
+	if (!c->sb || !can_send_data(c))
+		return;
+	uint32_t queued = c->sb->snd.len;
+	uint32_t len = queued < c->snd_mss ? queued : c->snd_mss;
+	uint32_t resume = c->snd.nxt;
+	bool fin = (c->flags & TF_FIN_SENT) && len == queued;
+
+	c->snd.nxt = c->snd.una;
+	if (len || fin)
+		send_data(c, len, fin);
+	if (!rewind && seq_gt(resume, c->snd.nxt))
+		c->snd.nxt = resume;
+}

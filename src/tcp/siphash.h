@@ -1,0 +1,15 @@
+/*
+ * SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF",
+ * 2012): the keyed hash behind ISNs (RFC 6528), timestamp offsets, ephemeral
+ * ports (RFC 6056) and the connection table, so none can be predicted or
+ * aimed at without the stack's secret.
+ */
+#ifndef THREEWAY_TCP_SIPHASH_H
+#define THREEWAY_TCP_SIPHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint64_t tcp_siphash24(const uint8_t key[16], const void *msg, size_t len);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * Timers. Each connection has three deadlines (retransmission or probe,
+ * delayed ACK, and an idle one: keepalive, FIN-WAIT-2 or TIME-WAIT) and sits
+ * in a hashed timing wheel once, at the earliest. Arming, moving and firing
+ * a timer cost the same however many connections there are; a deadline more
+ * than one turn away stays in its slot and is passed over until its turn.
+ */
+#include <string.h>
+
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+#define WHEEL_MASK (TCP_WHEEL_SLOTS - 1)
+
+/* A deadline's tick: the first tick at or after it, so no timer fires early. */
+static uint64_t tick_of(uint64_t t) { return (t + TCP_TICK_US - 1) / TCP_TICK_US; }
+
+void tcp_wheel_init(struct tcp_wheel *w, uint64_t now)
+{
+	memset(w, 0, sizeof(*w));
+	w->done_tick = now / TCP_TICK_US;
+}
+
+static void wheel_link(struct tcp_wheel *w, struct tcp_wheel_node *n, uint64_t tick)
+{
+	if (tick <= w->done_tick)
+		tick = w->done_tick + 1;
+	size_t i = tick & WHEEL_MASK;
+	n->tick = tick;
+	n->prev = NULL;
+	n->next = w->slot[i];
+	if (n->next)
+		n->next->prev = n;
+	w->slot[i] = n;
+	w->busy[i / 64] |= 1ull << (i % 64);
+	w->count++;
+}
+
+static void wheel_unlink(struct tcp_wheel *w, struct tcp_wheel_node *n)
+{
+	size_t i = n->tick & WHEEL_MASK;
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		w->slot[i] = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	if (!w->slot[i])
+		w->busy[i / 64] &= ~(1ull << (i % 64));
+	n->tick = 0;
+	w->count--;
+}
+
+static uint64_t earliest_deadline(const struct tcp_conn *c)
+{
+	uint64_t t = UINT64_MAX;
+	if (c->rtx_at && c->rtx_at < t)
+		t = c->rtx_at;
+	if (c->delack_at && c->delack_at < t)
+		t = c->delack_at;
+	if (c->idle_at && c->idle_at < t)
+		t = c->idle_at;
+	return t;
+}
+
+void tcp_timer_update(struct tcp_conn *c)
+{
+	struct tcp_wheel *w = &c->stack->wheel;
+	uint64_t t = earliest_deadline(c);
+	uint64_t tick = t == UINT64_MAX ? 0 : tick_of(t);
+
+	if (tick && tick <= w->done_tick)
+		tick = w->done_tick + 1;
+	if (c->tnode.tick == tick)
+		return;
+	if (c->tnode.tick)
+		wheel_unlink(w, &c->tnode);
+	if (tick)
+		wheel_link(w, &c->tnode, tick);
+}
+
+void tcp_timer_remove(struct tcp_conn *c)
+{
+	if (c->tnode.tick)
+		wheel_unlink(&c->stack->wheel, &c->tnode);
+}
+
+static struct tcp_conn *conn_of_node(struct tcp_wheel_node *n)
+{
+	return (struct tcp_conn *)((char *)n - offsetof(struct tcp_conn, tnode));
+}
+
+/* ------------------------------------------------------------- the handlers */
+
+static void give_up(struct tcp_conn *c)
+{
+	c->stack->stats.conns_timed_out++;
+	tcp_conn_done(c, 110 /* ETIMEDOUT */);
+}
+
+/* RFC 6298 5.4-5.6 for a SYN or SYN-ACK; RFC 9293 3.8.1 R2 for SYNs. */
+static bool syn_timeout(struct tcp_conn *c)
+{
+	const struct tw_stack_config *cfg = &c->stack->cfg;
+	uint32_t limit = c->state == TW_SYN_SENT ? cfg->syn_retries : cfg->synack_retries;
+
+	if (c->backoff >= limit) {
+		if (c->state == TW_SYN_RECEIVED && (c->flags & TF_PASSIVE)) {
+			/* A half-open connection that never completed goes quietly. */
+			tcp_conn_done(c, 0);
+			return false;
+		}
+		give_up(c);
+		return false;
+	}
+	c->backoff++;
+	/* Linux's schedule: the first syn_linear_retries retransmissions keep the initial RTO. */
+	if (c->backoff > cfg->syn_linear_retries)
+		tcp_rto_backoff(c);
+	c->stack->stats.retrans_segs++;
+	tcp_send_syn(c);
+	c->rtx_at = c->stack->now + c->rto_us;
+	return true;
+}
+
+static bool data_retries_exhausted(struct tcp_conn *c)
+{
+	const struct tcp_sockbuf *sb = c->sb;
+	if (sb && sb->user_timeout_ms && sb->rtx_since &&
+	    c->stack->now - sb->rtx_since >= (uint64_t)sb->user_timeout_ms * 1000)
+		return true;
+	if (sb && sb->user_timeout_ms)
+		return false;
+	return c->backoff >= c->stack->cfg.data_retries;
+}
+
+static bool rtx_timeout(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+
+	c->rtx_at = 0;
+	if (c->state == TW_SYN_SENT || c->state == TW_SYN_RECEIVED)
+		return syn_timeout(c);
+	if (c->flags & TF_PROBING) {
+		/* RFC 9293 3.8.6.1: probe a zero window, backing off exponentially. */
+		if (c->sb && c->sb->user_timeout_ms && c->probes &&
+		    st->now - c->sb->rtx_since >= (uint64_t)c->sb->user_timeout_ms * 1000) {
+			give_up(c);
+			return false;
+		}
+		if (!c->sb->rtx_since)
+			c->sb->rtx_since = st->now;
+		tcp_send_probe(c);
+		c->probes++;
+		if (c->backoff < 31)
+			c->backoff++;
+		uint64_t ivl = (uint64_t)c->rto_us << c->backoff;
+		if (ivl > st->cfg.probe_max_us)
+			ivl = st->cfg.probe_max_us;
+		c->rtx_at = st->now + ivl;
+		return true;
+	}
+	if (c->snd.una == c->snd.max)
+		return true;   /* everything was acknowledged meanwhile */
+	if (data_retries_exhausted(c)) {
+		give_up(c);
+		return false;
+	}
+	if (c->sb && !c->sb->rtx_since)
+		c->sb->rtx_since = st->now;
+	/* RFC 5681 3.1 (eq. 4) and RFC 6298 5.5: collapse the window, back off the timer. */
+	tcp_cc_timeout(c);
+	tcp_rto_backoff(c);
+	c->backoff++;
+	c->flags &= (uint16_t)~TF_RTT_TIMING;   /* Karn: no sample from a retransmitted segment */
+	tcp_retransmit_head(c, true);
+	c->rtx_at = st->now + c->rto_us;
+	return true;
+}
+
+static bool idle_timeout(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+
+	c->idle_at = 0;
+	switch (c->state) {
+	case TW_TIME_WAIT:
+		/* RFC 9293 3.10.8: when the 2 MSL timeout expires, delete the TCB. */
+		tcp_conn_done(c, 0);
+		return false;
+	case TW_FIN_WAIT_2:
+		/* An orphan waits for the peer's FIN only so long (Linux's tcp_fin_timeout). */
+		if (c->flags & TF_ORPHAN) {
+			tcp_conn_done(c, 0);
+			return false;
+		}
+		return true;
+	default:
+		break;
+	}
+	if (!c->sb || !c->sb->keepalive || c->state != TW_ESTABLISHED)
+		return true;
+	/* RFC 9293 3.8.4: keep-alive probes after an idle period; give up after keep_probes. */
+	if (c->probes >= c->sb->keep_probes) {
+		tcp_send_rst_for(c);
+		give_up(c);
+		return false;
+	}
+	tcp_send_probe(c);
+	c->probes++;
+	c->idle_at = st->now + (uint64_t)c->sb->keep_intvl_s * 1000000;
+	return true;
+}
+
+static void conn_timers_fire(struct tcp_conn *c, uint64_t now)
+{
+	if (c->delack_at && c->delack_at <= now) {
+		c->delack_at = 0;
+		if (c->flags & TF_ACK_DELAYED)
+			tcp_send_ack(c);
+	}
+	if (c->rtx_at && c->rtx_at <= now && !rtx_timeout(c))
+		return;
+	if (c->idle_at && c->idle_at <= now && !idle_timeout(c))
+		return;
+	tcp_timer_update(c);
+}
+
+/* Moves the due nodes of one slot to a private list, then fires them. */
+static void run_slot(struct tw_stack *st, size_t i, uint64_t now_tick)
+{
+	struct tcp_wheel *w = &st->wheel;
+	struct tcp_conn *due = NULL;
+
+	for (struct tcp_wheel_node *n = w->slot[i], *next; n; n = next) {
+		next = n->next;
+		if (n->tick > now_tick)
+			continue;
+		wheel_unlink(w, n);
+		/* The node is out of the wheel: its link can chain the due list. */
+		struct tcp_conn *c = conn_of_node(n);
+		n->next = due ? &due->tnode : NULL;
+		due = c;
+	}
+	while (due) {
+		struct tcp_conn *c = due;
+		due = c->tnode.next ? conn_of_node(c->tnode.next) : NULL;
+		c->tnode.next = NULL;
+		conn_timers_fire(c, st->now);
+	}
+}
+
+static size_t next_busy_slot(const struct tcp_wheel *w, size_t from)
+{
+	for (size_t k = 0; k <= TCP_WHEEL_SLOTS / 64; k++) {
+		size_t word = (from / 64 + k) % (TCP_WHEEL_SLOTS / 64);
+		uint64_t bits = w->busy[word];
+		if (k == 0)
+			bits &= ~0ull << (from % 64);
+		if (bits) {
+			size_t bit = 0;
+			while (!(bits >> bit & 1))
+				bit++;
+			return word * 64 + bit;
+		}
+	}
+	return SIZE_MAX;
+}
+
+uint64_t tcp_timers_run(struct tw_stack *st, uint64_t now)
+{
+	struct tcp_wheel *w = &st->wheel;
+	uint64_t now_tick = now / TCP_TICK_US;
+
+	if (now_tick > w->done_tick) {
+		uint64_t span = now_tick - w->done_tick;
+		if (span > TCP_WHEEL_SLOTS)
+			span = TCP_WHEEL_SLOTS;
+		uint64_t first = now_tick - span + 1;
+		size_t start = first & WHEEL_MASK;
+		size_t visited = 0;
+		/* Timers re-armed while firing land after now, never in a slot already passed. */
+		w->done_tick = now_tick;
+		while (visited < span && w->count) {
+			size_t i = next_busy_slot(w, (start + visited) & WHEEL_MASK);
+			if (i == SIZE_MAX)
+				break;
+			size_t dist = (i - start) & WHEEL_MASK;
+			if (dist >= span)
+				break;
+			visited = dist + 1;
+			run_slot(st, i, now_tick);
+		}
+	}
+	if (!w->count)
+		return UINT64_MAX;
+	size_t i = next_busy_slot(w, (w->done_tick + 1) & WHEEL_MASK);
+	uint64_t dist = (i - ((w->done_tick + 1) & WHEEL_MASK)) & WHEEL_MASK;
+	return (w->done_tick + 1 + dist) * TCP_TICK_US;
+}

@@ -1,0 +1,205 @@
+/*
+ * The user calls of RFC 9293 3.10 (OPEN, CLOSE, ABORT) as the engine carries
+ * them out; src/api/ checks arguments and maps them to these.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+/* The window scale we offer: Linux's rule, from the largest receive buffer (RFC 7323 2.3). */
+static uint8_t offered_wscale(const struct tw_stack *st)
+{
+	uint32_t space = st->cfg.rcvbuf_max;
+	int log2 = 0;
+	while (space >> (log2 + 1))
+		log2++;
+	int ws = log2 - 15;
+	return (uint8_t)(ws < 0 ? 0 : ws > 14 ? 14 : ws);
+}
+
+/* The MSS we advertise: the link MTU less the IP and TCP headers, or the user's. */
+uint16_t tcp_our_mss(const struct tw_stack *st, uint8_t family, const struct tcp_sockbuf *sb)
+{
+	uint32_t mss = st->cfg.mtu - (family == TW_AF_INET ? 40 : 60);
+	if (sb && sb->user_mss && sb->user_mss < mss)
+		mss = sb->user_mss;
+	return (uint16_t)mss;
+}
+
+void tcp_offer_options(struct tcp_conn *c)
+{
+	const struct tw_stack *st = c->stack;
+	c->flags &= (uint16_t)~(TF_SACK | TF_TS | TF_WSCALE);
+	if (st->cfg.sack)
+		c->flags |= TF_SACK;
+	if (st->cfg.timestamps)
+		c->flags |= TF_TS;
+	if (st->cfg.window_scaling) {
+		c->flags |= TF_WSCALE;
+		c->rcv_wscale = offered_wscale(st);
+	} else {
+		c->rcv_wscale = 0;
+	}
+	c->rcv_mss = tcp_our_mss(st, c->family, c->sb);
+}
+
+/* RFC 9293 3.10.1, OPEN (active): the addresses and ports are set. */
+int tcp_usr_connect(struct tcp_conn *c)
+{
+	struct tw_stack *st = c->stack;
+
+	tcp_offer_options(c);
+	c->iss = tcp_isn(st, c);
+	c->ts_offset = tcp_ts_offset(st, c);
+	c->snd.una = c->snd.nxt = c->snd.max = c->iss;
+	c->recover = c->iss;
+	c->rcv_seg_max = 536;
+	c->rto_us = st->cfg.rto_initial_us;
+	c->rtt_start_ms = (uint32_t)(st->now / 1000);
+	tcp_set_state(c, TW_SYN_SENT);
+	tcp_hash_insert(c);
+	st->stats.active_opens++;
+	tcp_send_syn(c);
+	c->rtx_at = st->now + c->rto_us;
+	tcp_timer_update(c);
+	return -EINPROGRESS;
+}
+
+static void abort_children(struct tcp_conn *l)
+{
+	struct tw_stack *st = l->stack;
+	/* Connections still queued for accept are reset (as Linux); half-open ones just go. */
+	for (uint32_t i = 0; i <= st->table_mask; i++) {
+		for (struct tcp_conn *c = st->table[i], *next; c; c = next) {
+			next = c->hash_next;
+			if (c->parent != l)
+				continue;
+			if (c->state != TW_SYN_RECEIVED)
+				tcp_send_rst_for(c);
+			tcp_conn_done(c, 0);
+		}
+	}
+}
+
+static void queue_fin(struct tcp_conn *c, enum tw_state next)
+{
+	c->flags |= TF_FIN_QUEUED;
+	tcp_set_state(c, next);
+	tcp_output(c);
+}
+
+/* RFC 9293 3.10.5, SHUTDOWN for sending: a FIN after the queued data. */
+void tcp_usr_shutdown_wr(struct tcp_conn *c)
+{
+	if (c->flags & TF_FIN_QUEUED)
+		return;
+	if (c->state == TW_ESTABLISHED || c->state == TW_SYN_RECEIVED)
+		queue_fin(c, TW_FIN_WAIT_1);
+	else if (c->state == TW_CLOSE_WAIT)
+		queue_fin(c, TW_LAST_ACK);
+	tcp_notify(c);
+}
+
+static void reset_and_free(struct tcp_conn *c)
+{
+	tcp_send_rst_for(c);
+	c->stack->stats.conns_reset++;
+	c->flags |= TF_ORPHAN;
+	tcp_conn_done(c, 0);
+}
+
+/* RFC 9293 3.10.4, CLOSE; the socket is released, the connection may live on. */
+void tcp_usr_close(struct tcp_conn *c)
+{
+	bool unread = c->sb && c->sb->rcv.len;
+	bool linger0 = c->sb && c->sb->linger0;
+
+	c->flags |= TF_RD_SHUT;
+	switch (c->state) {
+	case TW_LISTEN:
+		tcp_listen_remove(c);
+		abort_children(c);
+		c->flags = TF_ORPHAN;
+		tcp_set_state(c, TW_CLOSED);
+		tcp_conn_free(c);
+		return;
+	case TW_CLOSED:
+		tcp_conn_free(c);
+		return;
+	case TW_SYN_SENT:
+		/* "Delete the TCB": nothing was synchronized, nothing is sent. */
+		c->flags |= TF_ORPHAN;
+		tcp_conn_done(c, 0);
+		return;
+	case TW_TIME_WAIT:
+		c->flags |= TF_ORPHAN;
+		tcp_sockbuf_free(c->sb);
+		c->sb = NULL;
+		return;
+	default:
+		break;
+	}
+	/*
+	 * RFC 2525 2.17 and RFC 9293 3.10.4: closing with unread data, or with
+	 * linger 0, aborts: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
+	 */
+	if (unread || linger0) {
+		reset_and_free(c);
+		return;
+	}
+	c->flags |= TF_ORPHAN;
+	if (c->sb) {
+		tcp_ring_free(&c->sb->rcv);
+		c->sb->n_ooo = 0;
+	}
+	switch (c->state) {
+	case TW_SYN_RECEIVED:
+	case TW_ESTABLISHED:
+		queue_fin(c, TW_FIN_WAIT_1);
+		break;
+	case TW_CLOSE_WAIT:
+		queue_fin(c, TW_LAST_ACK);
+		break;
+	case TW_FIN_WAIT_2:
+		c->idle_at = c->stack->now + c->stack->cfg.fin_wait2_us;
+		tcp_timer_update(c);
+		break;
+	default:
+		break;   /* FIN-WAIT-1, CLOSING, LAST-ACK: the FIN is on its way */
+	}
+}
+
+/* RFC 9293 3.10.6, ABORT: a RST in the synchronized states, then the TCB goes. */
+void tcp_usr_abort(struct tcp_conn *c)
+{
+	switch (c->state) {
+	case TW_LISTEN:
+	case TW_CLOSED:
+	case TW_SYN_SENT:
+	case TW_TIME_WAIT:
+		tcp_usr_close(c);
+		return;
+	default:
+		reset_and_free(c);
+		return;
+	}
+}
+
+/*
+ * After the application read: if the window can now open a lot (to at least
+ * twice what it was, and by a segment or more), tell the peer at once, as
+ * Linux does, rather than wait for the next segment to carry it.
+ */
+void tcp_after_read(struct tcp_conn *c, uint32_t old_space)
+{
+	(void)old_space;
+	if (!tcp_synchronized(c) || c->state == TW_TIME_WAIT || (c->flags & TF_PEER_FIN))
+		return;
+	uint32_t now_wnd = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
+	uint32_t space = tcp_rcv_space(c);
+	uint32_t mss = c->snd_mss ? c->snd_mss : 536;
+	if (space >= 2 * now_wnd && space - now_wnd >= mss)
+		tcp_send_ack(c);
+}
