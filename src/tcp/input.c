@@ -147,17 +147,20 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 	tcp_set_state(c, TW_ESTABLISHED);
 }
 
-/* RFC 7323 4 (RTTM): a sample from the echoed timestamp, or from the timed segment. */
+/*
+ * An RTT sample: from the timed segment when this ACK covers it (microsecond
+ * resolution; never a retransmitted one, Karn), else from the echoed
+ * timestamp (RFC 7323 4, RTTM; millisecond resolution).
+ */
 static void rtt_from_ack(struct tcp_conn *c, const struct seg_in *s)
 {
-	uint32_t now_ms = (uint32_t)(c->stack->now / 1000);
-	if ((c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS) && s->t.opt.ts_ecr) {
+	if ((c->flags & TF_RTT_TIMING) && seq_geq(s->t.ack, c->rtt_seq)) {
+		c->flags &= (uint16_t)~TF_RTT_TIMING;
+		tcp_rtt_sample(c, (uint32_t)c->stack->now - c->rtt_start_us);
+	} else if ((c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS) && s->t.opt.ts_ecr) {
 		uint32_t rtt_ms = tcp_ts_now(c) - s->t.opt.ts_ecr;
 		if (rtt_ms < 0x7fffffff / 1000)
 			tcp_rtt_sample(c, rtt_ms * 1000);
-	} else if ((c->flags & TF_RTT_TIMING) && seq_geq(s->t.ack, c->rtt_seq)) {
-		c->flags &= (uint16_t)~TF_RTT_TIMING;
-		tcp_rtt_sample(c, (now_ms - c->rtt_start_ms) * 1000);
 	}
 }
 
@@ -272,14 +275,15 @@ static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 
 	c->irs = s->t.seq;
 	c->rcv.nxt = s->t.seq + 1;
+	/* Our SYN offered a window before we knew the peer's sequence space; place it now. */
+	c->rcv.adv = c->rcv.nxt + c->rcv.adv;
 	negotiate(c, s);
 	if (ack) {
 		if (establish_buffers(c))
 			return drop(st, TW_DROP_QUEUE_FULL);
-		if (c->backoff == 0 && !(c->flags & TF_TS))
-			tcp_rtt_sample(c, ((uint32_t)(st->now / 1000) - c->rtt_start_ms) * 1000);
-		else
-			rtt_from_ack(c, s);
+		/* Karn: a SYN sent more than once gives no sample. */
+		if (c->backoff == 0)
+			tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
 		become_established(c, s);
 		/* "Form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it." */
 		c->flags |= TF_ACK_NOW;
@@ -595,7 +599,7 @@ static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
 	if (establish_buffers(c))
 		return drop(st, TW_DROP_QUEUE_FULL);
 	if (c->backoff == 0)
-		rtt_from_ack(c, s);
+		tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
 	become_established(c, s);
 	if (l) {
 		/* Into the accept queue, at its tail. */

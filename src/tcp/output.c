@@ -215,6 +215,7 @@ void tcp_send_syn(struct tcp_conn *c)
 	seg_init(c, &seg, synack ? WIRE_TCP_SYN | WIRE_TCP_ACK : WIRE_TCP_SYN, c->iss);
 	syn_options(c, &seg.opt);
 	seg.wnd = tcp_wnd_field(c, true);
+	c->rtt_start_us = (uint32_t)c->stack->now;   /* the handshake's RTT, if sent once */
 	emit(c, &seg);
 	if (seq_gt(c->iss + 1, c->snd.max))
 		c->snd.max = c->iss + 1;
@@ -327,10 +328,10 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 	emit(c, &seg);
 
 	/* RFC 6298 / Karn: time one segment per RTT, never a retransmitted one. */
-	if (!(c->flags & (TF_TS | TF_RTT_TIMING)) && !retrans && len) {
+	if (!(c->flags & TF_RTT_TIMING) && !retrans && len) {
 		c->flags |= TF_RTT_TIMING;
 		c->rtt_seq = c->snd.nxt + len;
-		c->rtt_start_ms = (uint32_t)(c->stack->now / 1000);
+		c->rtt_start_us = (uint32_t)c->stack->now;
 	}
 	if (retrans) {
 		c->stack->stats.retrans_segs++;
@@ -437,6 +438,7 @@ void tcp_retransmit_head(struct tcp_conn *c, bool rewind)
 	bool fin = (c->flags & TF_FIN_SENT) && len == queued;
 
 	c->snd.nxt = c->snd.una;
+	c->flags &= (uint16_t)~TF_RTT_TIMING;   /* Karn: no sample across a retransmission */
 	if (len || fin)
 		send_data(c, len, fin);
 	if (!rewind && seq_gt(resume, c->snd.nxt))

@@ -102,7 +102,7 @@ struct tcp_conn {
 	uint32_t ts_offset, ts_recent;
 	uint32_t ts_recent_age;     /* seconds clock when ts_recent was set (PAWS, RFC 7323 5.5) */
 	uint32_t srtt_us, rttvar_us, rto_us;
-	uint32_t rtt_seq, rtt_start_ms;
+	uint32_t rtt_seq, rtt_start_us;   /* the segment being timed, and when it left */
 	uint32_t cwnd, ssthresh, recover;
 	uint16_t snd_mss;           /* payload per segment, options excluded */
 	uint16_t rcv_mss;           /* advertised in our SYN */

@@ -57,7 +57,6 @@ int tcp_usr_connect(struct tcp_conn *c)
 	c->recover = c->iss;
 	c->rcv_seg_max = 536;
 	c->rto_us = st->cfg.rto_initial_us;
-	c->rtt_start_ms = (uint32_t)(st->now / 1000);
 	tcp_set_state(c, TW_SYN_SENT);
 	tcp_hash_insert(c);
 	st->stats.active_opens++;
