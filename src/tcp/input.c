@@ -436,13 +436,17 @@ static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 		challenge_ack(c);
 		return false;
 	}
+	c->probes = 0;   /* the peer is alive: probes so far were answered */
+	bool old = seq_lt(s->t.ack, c->snd.una);
 	if (seq_gt(s->t.ack, c->snd.una)) {
 		ack_new_data(c, s);
 	} else if (is_dupack(c, s) && tcp_cc_dupack(c)) {
 		/* RFC 5681 3.2: the third duplicate ACK retransmits the missing segment. */
 		tcp_retransmit_head(c, false);
 	}
-	update_window(c, s);
+	/* RFC 9293 3.10.7.4: the window is updated only if SND.UNA =< SEG.ACK =< SND.NXT. */
+	if (!old)
+		update_window(c, s);
 
 	switch (c->state) {
 	case TW_FIN_WAIT_1:
@@ -601,6 +605,8 @@ static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
 	if (c->backoff == 0)
 		tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
 	become_established(c, s);
+	if (c->flags & TF_FIN_QUEUED)
+		tcp_set_state(c, TW_FIN_WAIT_1);   /* closed while the handshake was finishing */
 	if (l) {
 		/* Into the accept queue, at its tail. */
 		struct tcp_conn **pp = &l->accept_next;
@@ -708,9 +714,20 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		}
 		receive_text(c, s->t.seq, s->t.payload, (uint32_t)s->t.payload_len);
 	}
-	/* Eighth: FIN, when it is the next thing expected. */
-	if (has_flag(s, WIRE_TCP_FIN) && s->t.seq + (uint32_t)s->t.payload_len == c->rcv.nxt &&
-	    !(c->flags & TF_PEER_FIN)) {
+	/*
+	 * Eighth: FIN, when everything before it has arrived: now, or later
+	 * when the out-of-order data before it is filled in (kept in ooo_fin).
+	 */
+	uint32_t fin_at = s->t.seq + (uint32_t)s->t.payload_len;
+	if (has_flag(s, WIRE_TCP_FIN) && !(c->flags & TF_PEER_FIN) && c->sb && seq_gt(fin_at, c->rcv.nxt)) {
+		c->sb->ooo_fin = true;
+		c->sb->ooo_fin_seq = fin_at;
+	}
+	bool fin_now = has_flag(s, WIRE_TCP_FIN) && fin_at == c->rcv.nxt;
+	bool fin_filled = c->sb && c->sb->ooo_fin && c->sb->ooo_fin_seq == c->rcv.nxt;
+	if ((fin_now || fin_filled) && !(c->flags & TF_PEER_FIN)) {
+		if (c->sb)
+			c->sb->ooo_fin = false;
 		if (!receive_fin(c))
 			return 0;
 	} else if (has_flag(s, WIRE_TCP_FIN) && (c->flags & TF_PEER_FIN)) {

@@ -260,6 +260,32 @@ void tcp_send_probe(struct tcp_conn *c)
 	emit(c, &seg);
 }
 
+/*
+ * The persist timer fired (Linux's tcp_write_wakeup): send as much queued
+ * data as the peer's window allows, even less than a segment; with no window
+ * at all, a zero-window probe. Returns true if data went out.
+ */
+static void send_data(struct tcp_conn *c, uint32_t len, bool fin);
+static bool can_send_data(const struct tcp_conn *c);
+
+bool tcp_send_persist(struct tcp_conn *c)
+{
+	if (c->sb && can_send_data(c)) {
+		uint32_t sent = c->snd.nxt - c->snd.una;
+		uint32_t avail = c->sb->snd.len > sent ? c->sb->snd.len - sent : 0;
+		uint32_t room = c->snd.wnd > sent ? c->snd.wnd - sent : 0;
+		uint32_t len = avail < c->snd_mss ? avail : c->snd_mss;
+		if (len > room)
+			len = room;
+		if (len) {
+			send_data(c, len, (c->flags & TF_FIN_QUEUED) && len == avail);
+			return true;
+		}
+	}
+	tcp_send_probe(c);
+	return false;
+}
+
 /* RFC 9293 3.10.7.1: the answer to a segment for no connection. */
 void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
 		   const struct wire_tcp *in)
@@ -410,8 +436,13 @@ void tcp_output(struct tcp_conn *c)
 			send_data(c, 0, true);
 			continue;
 		}
-		if (avail && c->snd.wnd == 0 && c->snd.nxt == c->snd.una && !c->rtx_at) {
-			/* RFC 9293 3.8.6.1: a zero window is probed, not waited on forever. */
+		if (avail && c->snd.nxt == c->snd.una && !c->rtx_at) {
+			/*
+			 * Data waits with nothing in flight (a zero or small window,
+			 * or a cork): the persist timer makes sure it does not wait
+			 * forever (RFC 9293 3.8.6.1 zero-window probes; 3.8.6.2.1's
+			 * override timeout for silly-window avoidance).
+			 */
 			c->flags |= TF_PROBING;
 			c->backoff = 0;
 			c->rtx_at = c->stack->now + c->rto_us;

@@ -70,7 +70,7 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 		c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
 	} else {
 		/* RFC 5681 eq. 3: about one SMSS per RTT. */
-		uint32_t inc = (uint32_t)((uint64_t)c->snd_mss * c->snd_mss / c->cwnd);
+		uint32_t inc = c->cwnd ? (uint32_t)((uint64_t)c->snd_mss * c->snd_mss / c->cwnd) : c->snd_mss;
 		c->cwnd += inc ? inc : 1;
 	}
 }

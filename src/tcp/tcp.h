@@ -55,6 +55,8 @@ struct tcp_sockbuf {
 	struct tcp_ring rcv;        /* unread in-order bytes; out-of-order data lies beyond len */
 	struct wire_sack_block ooo[TCP_OOO_MAX];   /* out-of-order ranges, most recent first */
 	uint8_t n_ooo;
+	bool ooo_fin;               /* a FIN arrived beyond a gap, at ooo_fin_seq */
+	uint32_t ooo_fin_seq;
 	tw_sock_cb cb;
 	void *cb_ctx;
 	uint32_t rcvbuf, sndbuf;
@@ -195,6 +197,7 @@ void tcp_send_syn(struct tcp_conn *c);        /* SYN, or SYN-ACK in SYN-RECEIVED
 void tcp_send_ack(struct tcp_conn *c);
 void tcp_send_rst_for(struct tcp_conn *c);    /* R. seq=snd.nxt ack=rcv.nxt */
 void tcp_send_probe(struct tcp_conn *c);      /* seq snd.una - 1, no data */
+bool tcp_send_persist(struct tcp_conn *c);    /* data the window allows, else a probe */
 void tcp_output(struct tcp_conn *c);          /* data, FIN, and owed ACKs */
 void tcp_retransmit_head(struct tcp_conn *c, bool rewind);
 void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,

@@ -150,7 +150,13 @@ static bool rtx_timeout(struct tcp_conn *c)
 		}
 		if (!c->sb->rtx_since)
 			c->sb->rtx_since = st->now;
-		tcp_send_probe(c);
+		/* A peer that answers none of data_retries probes is gone (Linux's tcp_retries2). */
+		if (c->probes >= st->cfg.data_retries) {
+			give_up(c);
+			return false;
+		}
+		if (tcp_send_persist(c))
+			return true;   /* data went out: the retransmission timer runs now */
 		c->probes++;
 		if (c->backoff < 31)
 			c->backoff++;

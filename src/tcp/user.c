@@ -82,9 +82,15 @@ static void abort_children(struct tcp_conn *l)
 	}
 }
 
+/*
+ * RFC 9293 3.10.4: the FIN goes after the queued data. In SYN-RECEIVED it
+ * waits for ESTABLISHED ("queue for processing after entering ESTABLISHED").
+ */
 static void queue_fin(struct tcp_conn *c, enum tw_state next)
 {
 	c->flags |= TF_FIN_QUEUED;
+	if (c->state == TW_SYN_RECEIVED)
+		return;
 	tcp_set_state(c, next);
 	tcp_output(c);
 }
