@@ -388,9 +388,7 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 		return set_buffer(c, opt, value);
 	case TW_SO_KEEPALIVE:
 		sb->keepalive = value != 0;
-		c->idle_at = sb->keepalive && c->state == TW_ESTABLISHED ?
-				     c->stack->now + (uint64_t)sb->keep_idle_s * 1000000 : 0;
-		tcp_timer_update(c);
+		tcp_keepalive_rearm(c);
 		return 0;
 	case TW_SO_LINGER0:
 		sb->linger0 = value != 0;

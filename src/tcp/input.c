@@ -145,6 +145,8 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 	c->recover = c->iss;
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
 	tcp_set_state(c, TW_ESTABLISHED);
+	if (c->sb && c->sb->keepalive)
+		tcp_keepalive_rearm(c);
 }
 
 /*
@@ -400,10 +402,11 @@ static void ack_new_data(struct tcp_conn *c, const struct seg_in *s)
 	if (seq_lt(c->snd.nxt, c->snd.una))
 		c->snd.nxt = c->snd.una;
 	rtt_from_ack(c, s);
-	if (c->flags & TF_IN_RECOVERY)
-		tcp_cc_partial_or_full_ack(c, s->t.ack, acked);
-	else
+	tcp_sack_trim(c);
+	if (!(c->flags & TF_IN_RECOVERY))
 		tcp_cc_ack(c, acked);
+	else if (!(c->flags & TF_SACK))
+		tcp_cc_partial_or_full_ack(c, s->t.ack, acked);
 	c->dupacks = c->flags & TF_IN_RECOVERY ? c->dupacks : 0;
 	c->backoff = 0;
 	c->probes = 0;
@@ -424,6 +427,31 @@ static bool is_dupack(const struct tcp_conn *c, const struct seg_in *s)
 	       c->snd.max != c->snd.una;
 }
 
+/* RFC 6675 5: enter loss recovery, go on with it, or leave it. */
+static void sack_recovery(struct tcp_conn *c)
+{
+	if (c->flags & TF_IN_RECOVERY) {
+		if (seq_geq(c->snd.una, c->recover)) {
+			/* The recovery point is acknowledged: recovery ends at ssthresh. */
+			c->cwnd = c->ssthresh;
+			c->flags &= (uint16_t)~TF_IN_RECOVERY;
+			c->dupacks = 0;
+			return;
+		}
+	} else {
+		if (c->snd.una == c->snd.max || seq_leq(c->snd.una, c->recover))
+			return;
+		if (c->dupacks < 3 && !tcp_sack_head_lost(c))
+			return;
+		tcp_cc_enter_recovery(c, 0);
+		c->sb->high_rxt = c->snd.una;
+		/* Step (3): the first segment presumed lost goes at once, whatever the pipe. */
+		tcp_retransmit_head(c, false);
+		c->sb->high_rxt = seq_max(c->sb->high_rxt, c->snd.una + c->snd_mss);
+	}
+	tcp_sack_recover(c);
+}
+
 /* Returns false when the segment must go no further. */
 static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 {
@@ -438,12 +466,22 @@ static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 	}
 	c->probes = 0;   /* the peer is alive: probes so far were answered */
 	bool old = seq_lt(s->t.ack, c->snd.una);
+	bool sack = (c->flags & TF_SACK) && c->sb;
+	if (sack)
+		tcp_sack_update(c, &s->t.opt);
 	if (seq_gt(s->t.ack, c->snd.una)) {
 		ack_new_data(c, s);
-	} else if (is_dupack(c, s) && tcp_cc_dupack(c)) {
-		/* RFC 5681 3.2: the third duplicate ACK retransmits the missing segment. */
-		tcp_retransmit_head(c, false);
+	} else if (is_dupack(c, s)) {
+		if (sack) {
+			if (c->dupacks < 255)
+				c->dupacks++;
+		} else if (tcp_cc_dupack(c)) {
+			/* RFC 5681 3.2: the third duplicate ACK retransmits the missing segment. */
+			tcp_retransmit_head(c, false);
+		}
 	}
+	if (sack)
+		sack_recovery(c);
 	/* RFC 9293 3.10.7.4: the window is updated only if SND.UNA =< SEG.ACK =< SND.NXT. */
 	if (!old)
 		update_window(c, s);
@@ -622,6 +660,14 @@ static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
 	return 0;
 }
 
+/* The end of every segment's processing: send what is owed, re-arm timers, tell the application. */
+static void finish_input(struct tcp_conn *c)
+{
+	tcp_output(c);
+	tcp_timer_update(c);
+	tcp_notify(c);
+}
+
 static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 {
 	struct tw_stack *st = c->stack;
@@ -640,7 +686,10 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		s->t.flags &= (uint8_t)~WIRE_TCP_SYN;
 		s->t.seq++;
 		s->len = wire_tcp_seg_len(&s->t);
-		return syn_received_ack(c, s);
+		int r = syn_received_ack(c, s);
+		if (r == 0)
+			finish_input(c);
+		return r;
 	}
 
 	/*
@@ -665,6 +714,8 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		}
 		return drop(st, TW_DROP_INVALID);
 	}
+	if (c->sb && c->sb->keepalive)
+		tcp_keepalive_rearm(c);   /* the peer is there: idle time starts again */
 	/* RFC 7323 4.3: remember the timestamp of the segment that reaches Last.ACK.sent. */
 	if (has_ts && seq_leq(s->t.seq, c->rcv.ack_sent)) {
 		c->ts_recent = s->t.opt.ts_val;
@@ -695,7 +746,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		return drop(st, TW_DROP_INVALID);
 	if (c->state == TW_SYN_RECEIVED) {
 		int r = syn_received_ack(c, s);
-		if (r || c->state != TW_ESTABLISHED)
+		if (r || c->state == TW_SYN_RECEIVED)
 			return r;
 	}
 	if (!process_ack(c, s))
@@ -733,9 +784,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	} else if (has_flag(s, WIRE_TCP_FIN) && (c->flags & TF_PEER_FIN)) {
 		c->flags |= TF_ACK_NOW;
 	}
-	tcp_output(c);
-	tcp_timer_update(c);
-	tcp_notify(c);
+	finish_input(c);
 	return 0;
 }
 

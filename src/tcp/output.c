@@ -419,12 +419,15 @@ void tcp_output(struct tcp_conn *c)
 		return;
 	}
 	for (;;) {
+		uint32_t before_sacked = tcp_sack_skip(c);
 		uint32_t sent = c->snd.nxt - c->snd.una;
 		uint32_t queued = c->sb->snd.len;
 		uint32_t avail = sent < queued ? queued - sent : 0;
 		uint32_t wnd = c->snd.wnd < c->cwnd ? c->snd.wnd : c->cwnd;
 		uint32_t usable = wnd > sent ? wnd - sent : 0;
 		uint32_t len = avail ? segment_size(c, avail, usable) : 0;
+		if (len > before_sacked)
+			len = before_sacked;
 
 		if (len) {
 			bool fin = (c->flags & TF_FIN_QUEUED) && len == avail;
@@ -455,23 +458,40 @@ void tcp_output(struct tcp_conn *c)
 }
 
 /*
- * Retransmits the earliest unacknowledged segment (RFC 6298 5.4, RFC 5681
- * 3.2). After a timeout (`rewind`) sending goes on from there, go-back-N, as
- * the window reopens; after a fast retransmit it resumes where it was.
+ * Sends `len` bytes from `seq` again (and the FIN if it ends there), then
+ * goes on sending from where SND.NXT was.
  */
-void tcp_retransmit_head(struct tcp_conn *c, bool rewind)
+void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len)
 {
 	if (!c->sb || !can_send_data(c))
 		return;
-	uint32_t queued = c->sb->snd.len;
-	uint32_t len = queued < c->snd_mss ? queued : c->snd_mss;
+	uint32_t data_end = c->snd.una + c->sb->snd.len;
 	uint32_t resume = c->snd.nxt;
-	bool fin = (c->flags & TF_FIN_SENT) && len == queued;
-
-	c->snd.nxt = c->snd.una;
+	if (!seq_lt(seq, data_end))
+		len = 0;
+	else if (seq_gt(seq + len, data_end))
+		len = data_end - seq;
+	bool fin = (c->flags & TF_FIN_SENT) && seq + len == data_end;
+	c->snd.nxt = seq;
 	c->flags &= (uint16_t)~TF_RTT_TIMING;   /* Karn: no sample across a retransmission */
 	if (len || fin)
 		send_data(c, len, fin);
-	if (!rewind && seq_gt(resume, c->snd.nxt))
+	if (seq_gt(resume, c->snd.nxt))
 		c->snd.nxt = resume;
+}
+
+/*
+ * Retransmits the earliest unacknowledged segment (RFC 6298 5.4, RFC 5681
+ * 3.2). After a timeout (`rewind`) sending goes on from there, go-back-N
+ * past what the peer SACKed, as the window reopens; after a fast retransmit
+ * it resumes where it was.
+ */
+void tcp_retransmit_head(struct tcp_conn *c, bool rewind)
+{
+	if (!c->sb)
+		return;
+	uint32_t queued = c->sb->snd.len;
+	if (rewind)
+		c->snd.nxt = c->snd.una;
+	tcp_send_range(c, c->snd.una, queued < c->snd_mss ? queued : c->snd_mss);
 }

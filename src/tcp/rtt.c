@@ -87,12 +87,20 @@ bool tcp_cc_dupack(struct tcp_conn *c)
 	/* RFC 6582 3.2 step 2 guard: no new recovery until the last one is over. */
 	if (seq_leq(c->snd.una, c->recover))
 		return false;
-	/* RFC 5681 3.2 steps 2-3; RFC 6582 3.2 step 2: remember what to recover. */
+	tcp_cc_enter_recovery(c, 3);
+	return true;
+}
+
+/*
+ * RFC 5681 3.2 steps 2-3 (NewReno inflates by the three duplicates, RFC 6675
+ * does not); RFC 6582 3.2 step 2 and RFC 6675 5: remember the recovery point.
+ */
+void tcp_cc_enter_recovery(struct tcp_conn *c, uint32_t inflate_segs)
+{
 	c->ssthresh = half_flight(c);
-	c->cwnd = c->ssthresh + 3u * c->snd_mss;
+	c->cwnd = c->ssthresh + inflate_segs * c->snd_mss;
 	c->recover = c->snd.max;
 	c->flags |= TF_IN_RECOVERY;
-	return true;
 }
 
 void tcp_cc_partial_or_full_ack(struct tcp_conn *c, uint32_t ack, uint32_t acked)

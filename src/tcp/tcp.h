@@ -49,12 +49,16 @@ struct tcp_ring {
 };
 
 #define TCP_OOO_MAX 8
+#define TCP_SACKED_MAX 8
 
 struct tcp_sockbuf {
 	struct tcp_ring snd;        /* bytes from snd.una on: sent-unacked, then unsent */
 	struct tcp_ring rcv;        /* unread in-order bytes; out-of-order data lies beyond len */
 	struct wire_sack_block ooo[TCP_OOO_MAX];   /* out-of-order ranges, most recent first */
 	uint8_t n_ooo;
+	struct wire_sack_block sacked[TCP_SACKED_MAX];   /* what the peer SACKed, sorted */
+	uint8_t n_sacked;
+	uint32_t high_rxt;          /* RFC 6675 HighRxt: the highest byte resent in recovery */
 	bool ooo_fin;               /* a FIN arrived beyond a gap, at ooo_fin_seq */
 	uint32_t ooo_fin_seq;
 	tw_sock_cb cb;
@@ -200,6 +204,7 @@ void tcp_send_probe(struct tcp_conn *c);      /* seq snd.una - 1, no data */
 bool tcp_send_persist(struct tcp_conn *c);    /* data the window allows, else a probe */
 void tcp_output(struct tcp_conn *c);          /* data, FIN, and owed ACKs */
 void tcp_retransmit_head(struct tcp_conn *c, bool rewind);
+void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len);   /* resend, SND.NXT kept */
 void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
 		   const struct wire_tcp *seg);
 uint32_t tcp_rcv_space(const struct tcp_conn *c);
@@ -218,6 +223,14 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 bool tcp_cc_dupack(struct tcp_conn *c);       /* true: fast retransmit now */
 void tcp_cc_partial_or_full_ack(struct tcp_conn *c, uint32_t ack, uint32_t acked);
 void tcp_cc_timeout(struct tcp_conn *c);
+void tcp_cc_enter_recovery(struct tcp_conn *c, uint32_t inflate_segs);
+
+/* sack.c: the scoreboard and RFC 6675 recovery. */
+void tcp_sack_update(struct tcp_conn *c, const struct wire_tcp_opts *o);
+void tcp_sack_trim(struct tcp_conn *c);
+bool tcp_sack_head_lost(const struct tcp_conn *c);
+void tcp_sack_recover(struct tcp_conn *c);
+uint32_t tcp_sack_skip(struct tcp_conn *c);
 
 /* buf.c: the rings. */
 int tcp_ring_reserve(struct tcp_ring *r);
@@ -235,6 +248,7 @@ void tcp_usr_close(struct tcp_conn *c);
 void tcp_usr_shutdown_wr(struct tcp_conn *c);
 void tcp_usr_abort(struct tcp_conn *c);
 void tcp_after_read(struct tcp_conn *c, uint32_t old_space);
+void tcp_keepalive_rearm(struct tcp_conn *c);
 uint16_t tcp_our_mss(const struct tw_stack *st, uint8_t family, const struct tcp_sockbuf *sb);
 void tcp_offer_options(struct tcp_conn *c);
 

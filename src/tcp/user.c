@@ -193,6 +193,19 @@ void tcp_usr_abort(struct tcp_conn *c)
 }
 
 /*
+ * RFC 9293 3.8.4: keep-alive probes start after an idle interval, counted from
+ * the last segment received. Only ESTABLISHED uses the idle deadline for it.
+ */
+void tcp_keepalive_rearm(struct tcp_conn *c)
+{
+	if (c->state != TW_ESTABLISHED)
+		return;
+	c->idle_at = c->sb && c->sb->keepalive ? c->stack->now + (uint64_t)c->sb->keep_idle_s * 1000000 : 0;
+	c->probes = 0;
+	tcp_timer_update(c);
+}
+
+/*
  * After the application read: if the window can now open a lot (to at least
  * twice what it was, and by a segment or more), tell the peer at once, as
  * Linux does, rather than wait for the next segment to carry it.
