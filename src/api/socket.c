@@ -224,7 +224,8 @@ long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags)
 	case TW_SYN_RECEIVED:
 		return -EAGAIN;
 	case TW_CLOSED:
-		return (c->flags & TF_PEER_FIN) ? -EPIPE : -ENOTCONN;
+		/* A connection that ended (reset, timed out, closed) says EPIPE, as Linux. */
+		return c->iss || c->irs ? -EPIPE : -ENOTCONN;
 	default:
 		return -ENOTCONN;
 	}

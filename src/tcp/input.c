@@ -323,10 +323,11 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 	    (seq_gt(s->t.seq, c->rcv.nxt) || (has_ts && seq_gt(s->t.opt.ts_val, c->ts_recent)))) {
 		uint32_t iss = c->snd.nxt + 65535 + 2;
 		struct tcp_conn *l = tcp_listen_lookup(st, s->family, s->dst, s->t.dport);
-		tcp_conn_done(c, 0);
-		if (!l)
-			return drop(st, TW_DROP_NO_SOCKET);
-		return listen_syn(l, s, iss ? iss : 1);
+		if (l) {
+			tcp_conn_done(c, 0);
+			return listen_syn(l, s, iss ? iss : 1);
+		}
+		/* No listener to take it: TIME-WAIT stays and ACKs, as Linux (TCP_TW_SYN falls to TCP_TW_ACK). */
 	}
 	if (!paws_reject && s->t.seq == c->rcv.nxt && (s->len == 0 || has_flag(s, WIRE_TCP_RST))) {
 		if (has_flag(s, WIRE_TCP_RST)) {

@@ -217,6 +217,9 @@ void tcp_after_read(struct tcp_conn *c, uint32_t old_space)
 		return;
 	uint32_t now_wnd = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
 	uint32_t space = tcp_rcv_space(c);
+	uint32_t most = 65535u << c->rcv_wscale;   /* the largest window the field can carry */
+	if (space > most)
+		space = most;
 	uint32_t mss = c->snd_mss ? c->snd_mss : 536;
 	if (space >= 2 * now_wnd && space - now_wnd >= mss)
 		tcp_send_ack(c);

@@ -1,0 +1,881 @@
+/*
+ * RFC 5961 inside the segment-arrival checks of RFC 9293 3.10.7.4, in every
+ * synchronized state: only a RST at exactly RCV.NXT resets (3.2), any other
+ * in-window RST and any SYN get a challenge ACK (3.2, 4.2), an ACK outside
+ * [SND.UNA - MAX.SND.WND, SND.NXT] drops the segment with an ACK (5.2);
+ * challenge ACKs are limited per connection, never by a shared counter (7,
+ * CVE-2016-5696). Also the first check (an unacceptable segment is ACKed and
+ * dropped) and PAWS (RFC 7323 5.3).
+ */
+#include "harness.h"
+
+/* ------------------------------------------------------------------------
+ * A scripted peer and one connection of the stack under test, opened
+ * passively or actively, with timestamps on or off, then driven into the
+ * state a test needs. The peer's ISN sits just below 2^32 so every path
+ * crosses the wrap.
+ */
+#define PEER_ISS 0xfffffff0u
+#define PEER_WND 1000u          /* the window field of every peer segment after the SYN */
+#define PEER_WSCALE 7           /* what the peer's SYN offers when timestamps are on */
+
+#define E_PIPE 32
+#define E_AGAIN 11
+#define E_CONNRESET 104
+#define E_NOTCONN 107
+
+enum { M_ACTIVE = 0, M_PASSIVE = 1, M_TS = 2, M_V6 = 4 };
+
+struct conn {
+	struct harness *h;
+	struct tw_sock *l;          /* the listener of a passive open, else NULL */
+	struct tw_sock *s;          /* the connection, NULL once released */
+	uint16_t port;              /* the peer's port */
+	bool ts;
+	uint32_t iss;               /* our ISS */
+	uint32_t snd_nxt;           /* SND.NXT: the next sequence number we will use */
+	uint32_t rcv_nxt;           /* RCV.NXT: the peer's next sequence number */
+	uint32_t peer_ts;           /* the peer's TSval clock */
+	uint32_t our_ts;            /* the last TSval we sent */
+};
+
+/* Prints the last segment taken from the capture (for a failing assertion). */
+static void show_last(struct harness *h)
+{
+	struct h_pkt *p = &h->out[h->next_out - 1];
+	fprintf(stderr, "# stack sent: %s", tw_trace_render(h->tracer, 0, 0, TW_LINK_RAW, p->bytes, p->len, p->len));
+}
+
+/* The next segment the stack sent must have these flags, seq and ack, to this peer. */
+static struct wire_tcp expect_seg(struct conn *c, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct harness *h = c->h;
+	if (!h_pending(h))
+		fprintf(stderr, "# expected flags 0x%02x seq %u ack %u, the stack sent nothing\n", flags, seq, ack);
+	struct wire_tcp t = h_next(h);
+	if (t.flags != flags || t.seq != seq || t.ack != ack || t.dport != c->port) {
+		fprintf(stderr, "# expected flags 0x%02x seq %u ack %u dport %u\n", flags, seq, ack, c->port);
+		show_last(h);
+	}
+	assert_int_equal(t.flags, flags);
+	assert_int_equal(t.seq, seq);
+	assert_int_equal(t.ack, ack);
+	assert_int_equal(t.sport, OUR_PORT);
+	assert_int_equal(t.dport, c->port);
+	if (!(flags & (WIRE_TCP_SYN | WIRE_TCP_RST))) {
+		char lay[64];
+		/* RFC 7323 3.2: once negotiated, every non-RST segment carries <nop,nop,TS>. */
+		assert_string_equal(h_opt_layout(&t, lay, sizeof(lay)), c->ts ? "nop,nop,TS" : "");
+	}
+	if (t.opt.has & WIRE_HAS_TS)
+		c->our_ts = t.opt.ts_val;
+	return t;
+}
+
+/* The next segment is a bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
+static struct wire_tcp expect_ack(struct conn *c)
+{
+	return expect_seg(c, WIRE_TCP_ACK, c->snd_nxt, c->rcv_nxt);
+}
+
+/* A segment from the peer, with <nop,nop,TS> when timestamps are on (TSval always newer). */
+static struct h_seg pseg(struct conn *c, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct h_seg s = h_seg(flags, seq, ack);
+	s.sport = c->port;
+	s.wnd = PEER_WND;
+	if (c->ts) {
+		h_opt_nop(&s);
+		h_opt_nop(&s);
+		h_opt_ts(&s, ++c->peer_ts, c->our_ts);
+	}
+	return s;
+}
+
+static int feed(struct conn *c, struct h_seg *s) { return h_feed(c->h, s); }
+
+/* The peer sends `len` bytes of `data` at RCV.NXT (RCV.NXT is not moved here). */
+static int feed_data(struct conn *c, uint32_t seq, uint32_t ack, const char *data, size_t len)
+{
+	struct h_seg s = pseg(c, WIRE_TCP_ACK | WIRE_TCP_PSH, seq, ack);
+	s.data = data;
+	s.len = len;
+	return feed(c, &s);
+}
+
+static struct tw_sock *connect_from_our_port(struct harness *h, uint16_t peer_port)
+{
+	int err = 0;
+	struct tw_sock *s = tw_socket(h->st, &err);
+	assert_non_null(s);
+	struct tw_endpoint local, remote;
+	memset(&local, 0, sizeof(local));
+	memset(&remote, 0, sizeof(remote));
+	local.addr = h->ours;
+	local.port = OUR_PORT;
+	remote.addr = h->peer;
+	remote.port = peer_port;
+	assert_int_equal(tw_bind(s, &local), 0);
+	assert_int_equal(tw_connect(s, &remote), -115 /* EINPROGRESS */);
+	return s;
+}
+
+/*
+ * Brings a connection to ESTABLISHED on harness `h`: passively through
+ * listener `l` (created if NULL) or actively, from peer port `port` with
+ * peer ISN `irs`; timestamps (and window scale) when `mode` has M_TS.
+ */
+static void conn_open_on(struct conn *c, struct harness *h, struct tw_sock *l, uint16_t port,
+			 unsigned mode, uint32_t irs)
+{
+	memset(c, 0, sizeof(*c));
+	c->h = h;
+	c->port = port;
+	c->ts = mode & M_TS;
+	c->peer_ts = 1000;
+	c->rcv_nxt = irs + 1;
+
+	if (mode & M_PASSIVE) {
+		c->l = l ? l : h_listen(h, 8);
+		struct h_seg syn = h_seg(WIRE_TCP_SYN, irs, 0);
+		syn.sport = port;
+		if (c->ts)
+			h_opt_linux_syn(&syn, ++c->peer_ts, 0);
+		else
+			h_opt_mss(&syn, 1460);
+		assert_int_equal(h_feed(h, &syn), 0);
+		struct wire_tcp sa = h_next(h);
+		assert_int_equal(sa.flags, WIRE_TCP_SYN | WIRE_TCP_ACK);
+		assert_int_equal(sa.ack, irs + 1);
+		assert_int_equal(sa.dport, port);
+		c->iss = sa.seq;
+		c->our_ts = sa.opt.ts_val;
+		c->snd_nxt = c->iss + 1;
+		struct h_seg ack = pseg(c, WIRE_TCP_ACK, c->rcv_nxt, c->snd_nxt);
+		assert_int_equal(feed(c, &ack), 0);
+		h_expect_none(h);
+		int err = 0;
+		c->s = tw_accept(c->l, NULL, &err);
+		assert_non_null(c->s);
+	} else {
+		c->s = port == PEER_PORT ? h_connect(h) : connect_from_our_port(h, port);
+		c->iss = h_info(c->s).iss;
+		struct wire_tcp syn = expect_seg(c, WIRE_TCP_SYN, c->iss, 0);
+		c->our_ts = syn.opt.ts_val;
+		c->snd_nxt = c->iss + 1;
+		struct h_seg sa = h_seg(WIRE_TCP_SYN | WIRE_TCP_ACK, irs, c->snd_nxt);
+		sa.sport = port;
+		if (c->ts)
+			h_opt_linux_syn(&sa, ++c->peer_ts, c->our_ts);
+		else
+			h_opt_mss(&sa, 1460);
+		assert_int_equal(h_feed(h, &sa), 0);
+		expect_ack(c);
+		/* A first segment with the peer's usual (scaled) window. */
+		struct h_seg upd = pseg(c, WIRE_TCP_ACK, c->rcv_nxt, c->snd_nxt);
+		assert_int_equal(feed(c, &upd), 0);
+		h_expect_none(h);
+	}
+	struct tw_conn_info ci = h_info(c->s);
+	assert_int_equal(ci.state, TW_ESTABLISHED);
+	assert_int_equal(ci.irs, irs);
+	assert_int_equal(ci.iss, c->iss);
+	assert_int_equal(ci.snd_nxt, c->snd_nxt);
+	assert_int_equal(ci.rcv_nxt, c->rcv_nxt);
+	assert_int_equal(ci.timestamps, c->ts);
+}
+
+/* A new harness (IPv6 with M_V6) and a connection on it from PEER_PORT. */
+static void conn_open(struct conn *c, unsigned mode, uint32_t irs)
+{
+	struct harness *h = h_new(mode & M_V6 ? TW_AF_INET6 : TW_AF_INET);
+	conn_open_on(c, h, NULL, PEER_PORT, mode, irs);
+}
+
+/* Our FIN: tw_shutdown(TW_SHUT_WR) sends it at once, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=FIN,ACK>. */
+static void our_fin(struct conn *c)
+{
+	assert_int_equal(tw_shutdown(c->s, TW_SHUT_WR), 0);
+	expect_seg(c, WIRE_TCP_FIN | WIRE_TCP_ACK, c->snd_nxt, c->rcv_nxt);
+	c->snd_nxt++;
+}
+
+/* The peer ACKs everything we sent; nothing comes back. */
+static void peer_acks_all(struct conn *c)
+{
+	struct h_seg a = pseg(c, WIRE_TCP_ACK, c->rcv_nxt, c->snd_nxt);
+	assert_int_equal(feed(c, &a), 0);
+	h_expect_none(c->h);
+}
+
+/* The peer's FIN acknowledging `ack`; RCV.NXT moves past it. */
+static void peer_fin(struct conn *c, uint32_t ack)
+{
+	struct h_seg f = pseg(c, WIRE_TCP_FIN | WIRE_TCP_ACK, c->rcv_nxt, ack);
+	assert_int_equal(feed(c, &f), 0);
+	c->rcv_nxt++;
+}
+
+/* Drives an ESTABLISHED connection into `to` by the usual exchange. */
+static void drive(struct conn *c, enum tw_state to)
+{
+	struct harness *h = c->h;
+	switch (to) {
+	case TW_ESTABLISHED:
+		break;
+	case TW_FIN_WAIT_1:
+		our_fin(c);
+		break;
+	case TW_FIN_WAIT_2:
+		our_fin(c);
+		peer_acks_all(c);
+		break;
+	case TW_CLOSE_WAIT:
+	case TW_LAST_ACK:
+		peer_fin(c, c->snd_nxt);
+		h_expect_none(h);                  /* the ACK of a FIN is delayed ... */
+		h_advance(h, 40000);
+		expect_ack(c);                     /* ... 40 ms */
+		if (to == TW_LAST_ACK)
+			our_fin(c);
+		break;
+	case TW_CLOSING:
+		our_fin(c);
+		peer_fin(c, c->snd_nxt - 1);       /* the FINs cross: ours is not yet ACKed */
+		expect_ack(c);
+		break;
+	case TW_TIME_WAIT:
+		our_fin(c);
+		peer_acks_all(c);
+		peer_fin(c, c->snd_nxt);
+		expect_ack(c);
+		break;
+	default:
+		fail_msg("cannot drive to %s", tw_state_name(to));
+	}
+	h_expect_none(h);
+	assert_int_equal(h_state(c->s), to);
+	struct tw_conn_info ci = h_info(c->s);
+	assert_int_equal(ci.snd_nxt, c->snd_nxt);
+	assert_int_equal(ci.rcv_nxt, c->rcv_nxt);
+}
+
+/*
+ * Ends a test: aborts the connection if the test still holds it, closes
+ * the listener, and checks that the stack holds nothing (a TIME-WAIT is
+ * waited out first); then frees the stack (ASan reports any leak).
+ */
+static void conn_end(struct conn *c)
+{
+	struct harness *h = c->h;
+	if (c->s) {
+		bool tw = h_state(c->s) == TW_TIME_WAIT;
+		tw_abort(c->s);
+		c->s = NULL;
+		if (tw)
+			h_advance(h, 60000000);
+	}
+	if (c->l)
+		tw_close(c->l);
+	assert_int_equal(h_conns(h), 0);
+	h_free(h);
+}
+/* ------------------------------------------------------------------------ */
+
+/* Each state is reached from a different kind of open, so every path is crossed. */
+static unsigned mode_of(enum tw_state st)
+{
+	switch (st) {
+	case TW_ESTABLISHED: return M_PASSIVE | M_TS;
+	case TW_FIN_WAIT_1: return M_ACTIVE | M_TS;
+	case TW_FIN_WAIT_2: return M_PASSIVE;
+	case TW_CLOSE_WAIT: return M_ACTIVE;
+	case TW_CLOSING: return M_PASSIVE | M_TS;
+	case TW_LAST_ACK: return M_ACTIVE | M_TS;
+	default: return 0;
+	}
+}
+
+/* The receive window we advertise now, bytes. */
+static uint32_t rcv_wnd(const struct conn *c) { return h_info(c->s).rcv_wnd; }
+
+/* The next segment is a challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> with our current window. */
+static void expect_challenge_ack(struct conn *c)
+{
+	struct wire_tcp t = expect_ack(c);
+	struct tw_conn_info ci = h_info(c->s);
+	int ws = ci.rcv_wscale < 0 ? 0 : ci.rcv_wscale;
+	assert_true(t.wnd > 0);
+	assert_int_equal((uint32_t)t.wnd << ws, ci.rcv_wnd);
+	assert_int_equal(t.payload_len, 0);
+}
+
+/* The connection is untouched: same state, same sequence variables, no error. */
+static void expect_survives(struct conn *c, enum tw_state st)
+{
+	struct tw_conn_info ci = h_info(c->s);
+	assert_int_equal(ci.state, st);
+	assert_int_equal(ci.snd_nxt, c->snd_nxt);
+	assert_int_equal(ci.rcv_nxt, c->rcv_nxt);
+	assert_int_equal(tw_sock_error(c->s), 0);
+}
+
+/* RFC 5961 3.2 / RFC 9293 3.10.7.4 second: a RST with SEG.SEQ = RCV.NXT resets. */
+static void check_rst_at_rcv_nxt(enum tw_state st, unsigned mode, uint8_t rst_flags)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	drive(&c, st);
+	struct h_seg r = pseg(&c, rst_flags, c.rcv_nxt, rst_flags & WIRE_TCP_ACK ? c.snd_nxt : 0);
+	assert_int_equal(feed(&c, &r), 0);
+	h_expect_none(c.h);          /* a RST is never answered */
+	assert_int_equal(h_state(c.s), TW_CLOSED);
+	/* ESTABLISHED, FIN-WAIT-*, CLOSE-WAIT: "connection reset"; CLOSING, LAST-ACK: just closed. */
+	int want = st == TW_CLOSING || st == TW_LAST_ACK ? 0 : -E_CONNRESET;
+	assert_int_equal(tw_sock_error(c.s), want);
+	tw_close(c.s);
+	c.s = NULL;
+	conn_end(&c);
+}
+
+/* RFC 5961 3.2: a RST in the window but not at RCV.NXT gets a challenge ACK; nothing else happens. */
+static void check_rst_in_window(enum tw_state st, unsigned mode, uint32_t offset_from_edge)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	drive(&c, st);
+	uint32_t wnd = rcv_wnd(&c);
+	assert_true(wnd > 1);
+	/* offset 0: RCV.NXT + 1; otherwise that far back from the right edge. */
+	uint32_t seq = offset_from_edge ? c.rcv_nxt + wnd - offset_from_edge : c.rcv_nxt + 1;
+	struct h_seg r = pseg(&c, WIRE_TCP_RST, seq, 0);
+	feed(&c, &r);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, st);
+	conn_end(&c);
+}
+
+/* RFC 9293 3.10.7.4 first/second: a RST outside the window is dropped without a word. */
+static void check_rst_out_of_window(enum tw_state st, unsigned mode)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	drive(&c, st);
+	uint32_t wnd = rcv_wnd(&c);
+	struct h_seg r1 = pseg(&c, WIRE_TCP_RST, c.rcv_nxt + wnd, 0);   /* first beyond the right edge */
+	feed(&c, &r1);
+	struct h_seg r2 = pseg(&c, WIRE_TCP_RST | WIRE_TCP_ACK, c.rcv_nxt - 1, c.snd_nxt);  /* just below */
+	feed(&c, &r2);
+	struct h_seg r3 = pseg(&c, WIRE_TCP_RST, c.rcv_nxt + 0x80000000u, 0);
+	feed(&c, &r3);
+	h_expect_none(c.h);
+	expect_survives(&c, st);
+	conn_end(&c);
+}
+
+/* RFC 5961 4.2: any SYN in a synchronized state, in the window or not, gets a challenge ACK. */
+static void check_syn(enum tw_state st, unsigned mode, bool in_window)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	drive(&c, st);
+	uint32_t seq = in_window ? c.rcv_nxt + 1 : c.rcv_nxt + rcv_wnd(&c) + 1000;
+	struct h_seg s = pseg(&c, WIRE_TCP_SYN, seq, 0);
+	feed(&c, &s);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, st);
+	conn_end(&c);
+}
+
+/* RFC 5961 5.2: an ACK above SND.NXT drops the segment with an ACK; our FIN is not thereby ACKed. */
+static void check_ack_above_snd_nxt(enum tw_state st, unsigned mode)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	drive(&c, st);
+	struct h_seg a = pseg(&c, WIRE_TCP_ACK, c.rcv_nxt, c.snd_nxt + 1);
+	feed(&c, &a);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, st);
+	/* Our FIN is still unacknowledged in FIN-WAIT-1, CLOSING and LAST-ACK. */
+	bool fin_out = st == TW_FIN_WAIT_1 || st == TW_CLOSING || st == TW_LAST_ACK;
+	assert_int_equal(h_info(c.s).snd_una, c.snd_nxt - (fin_out ? 1 : 0));
+	conn_end(&c);
+}
+
+#define STATE_TESTS(name, ST)                                                                      \
+	static void test_##name##_rst_at_rcv_nxt_resets(void **state)                              \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_rst_at_rcv_nxt(ST, mode_of(ST), WIRE_TCP_RST | WIRE_TCP_ACK);                \
+	}                                                                                          \
+	static void test_##name##_rst_in_window_gets_challenge_ack(void **state)                   \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_rst_in_window(ST, mode_of(ST), 0);                                           \
+	}                                                                                          \
+	static void test_##name##_rst_out_of_window_dropped(void **state)                          \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_rst_out_of_window(ST, mode_of(ST));                                          \
+	}                                                                                          \
+	static void test_##name##_syn_in_window_gets_challenge_ack(void **state)                   \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_syn(ST, mode_of(ST), true);                                                  \
+	}                                                                                          \
+	static void test_##name##_syn_out_of_window_gets_challenge_ack(void **state)               \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_syn(ST, mode_of(ST), false);                                                 \
+	}                                                                                          \
+	static void test_##name##_ack_above_snd_nxt_gets_ack(void **state)                         \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_ack_above_snd_nxt(ST, mode_of(ST));                                          \
+	}
+
+STATE_TESTS(established, TW_ESTABLISHED)
+STATE_TESTS(fin_wait_1, TW_FIN_WAIT_1)
+STATE_TESTS(fin_wait_2, TW_FIN_WAIT_2)
+STATE_TESTS(close_wait, TW_CLOSE_WAIT)
+STATE_TESTS(closing, TW_CLOSING)
+STATE_TESTS(last_ack, TW_LAST_ACK)
+
+/* ----------------------------------------------------- variants and edges */
+
+static void test_established_rst_at_rcv_nxt_resets_ipv6(void **state)
+{
+	(void)state;
+	check_rst_at_rcv_nxt(TW_ESTABLISHED, M_ACTIVE | M_V6, WIRE_TCP_RST);
+}
+
+static void test_established_rst_in_window_gets_challenge_ack_ipv6(void **state)
+{
+	(void)state;
+	check_rst_in_window(TW_ESTABLISHED, M_PASSIVE | M_TS | M_V6, 0);
+}
+
+static void test_fin_wait_2_syn_in_window_gets_challenge_ack_ipv6(void **state)
+{
+	(void)state;
+	check_syn(TW_FIN_WAIT_2, M_ACTIVE | M_TS | M_V6, true);
+}
+
+/* The last sequence number in the window is still "in the window": challenge, no reset. */
+static void test_established_rst_at_window_edge_gets_challenge_ack(void **state)
+{
+	(void)state;
+	check_rst_in_window(TW_ESTABLISHED, M_ACTIVE, 1);
+}
+
+/* The RFC 5961 exchange: a blind RST draws a challenge ACK; the peer's RST at RCV.NXT then resets. */
+static void test_established_rst_at_rcv_nxt_after_challenge_resets(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	struct h_seg blind = pseg(&c, WIRE_TCP_RST, c.rcv_nxt + 100, 0);
+	feed(&c, &blind);
+	expect_challenge_ack(&c);
+	/* The challenge limit does not silence a legitimate RST. */
+	struct h_seg r = pseg(&c, WIRE_TCP_RST, c.rcv_nxt, 0);
+	assert_int_equal(feed(&c, &r), 0);
+	h_expect_none(c.h);
+	assert_int_equal(h_state(c.s), TW_CLOSED);
+	assert_int_equal(tw_sock_error(c.s), -E_CONNRESET);
+	tw_close(c.s);
+	c.s = NULL;
+	conn_end(&c);
+}
+
+/* A SYN-ACK (SYN with ACK) in ESTABLISHED is a SYN too: challenge ACK. */
+static void test_established_synack_gets_challenge_ack(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_ACTIVE | M_TS, PEER_ISS);
+	struct h_seg s = pseg(&c, WIRE_TCP_SYN | WIRE_TCP_ACK, PEER_ISS, c.snd_nxt);
+	feed(&c, &s);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* A SYN at the old ISN (an old duplicate, below the window): challenge ACK, no reset. */
+static void test_established_syn_old_isn_gets_challenge_ack(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE, PEER_ISS);
+	struct h_seg s = pseg(&c, WIRE_TCP_SYN, PEER_ISS, 0);
+	h_opt_mss(&s, 1460);
+	feed(&c, &s);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* ------------------------------------------------------ RFC 5961 5.2: ACK range */
+
+/* Data whose ACK is above SND.NXT: dropped (never reaches tw_recv), answered with an ACK. */
+static void test_established_data_ack_above_snd_nxt_dropped(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	feed_data(&c, c.rcv_nxt, c.snd_nxt + 1, "evil", 4);
+	expect_challenge_ack(&c);          /* ack = RCV.NXT: the data was not taken */
+	h_expect_none(c.h);
+	char buf[16];
+	assert_int_equal(tw_readable(c.s), 0);
+	assert_int_equal(tw_recv(c.s, buf, sizeof(buf), 0), -E_AGAIN);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* The control: the same data with SEG.ACK = SND.NXT is taken. */
+static void test_established_data_ack_at_snd_nxt_accepted(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	feed_data(&c, c.rcv_nxt, c.snd_nxt, "good", 4);
+	c.rcv_nxt += 4;
+	expect_ack(&c);                    /* quick ACK at connection start */
+	char buf[16];
+	assert_int_equal(tw_recv(c.s, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "good", 4);
+	conn_end(&c);
+}
+
+/* MAX.SND.WND of a connection opened passively: the window of the handshake's ACK. */
+static uint32_t max_snd_wnd(const struct conn *c)
+{
+	uint32_t w = c->ts ? PEER_WND << PEER_WSCALE : PEER_WND;
+	assert_int_equal(h_info(c->s).snd_wnd, w);
+	return w;
+}
+
+/* Data whose ACK is below SND.UNA - MAX.SND.WND: dropped, answered with an ACK. */
+static void check_ack_below_max_wnd(unsigned mode)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	uint32_t una = h_info(c.s).snd_una;
+	feed_data(&c, c.rcv_nxt, una - max_snd_wnd(&c) - 1, "evil", 4);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	assert_int_equal(tw_readable(c.s), 0);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+static void test_established_data_ack_below_max_snd_wnd_dropped(void **state)
+{
+	(void)state;
+	check_ack_below_max_wnd(M_PASSIVE);
+}
+
+static void test_established_data_ack_below_max_snd_wnd_dropped_scaled(void **state)
+{
+	(void)state;
+	check_ack_below_max_wnd(M_PASSIVE | M_TS);
+}
+
+/* The control: SEG.ACK = SND.UNA - MAX.SND.WND is an old duplicate ACK, and its data is taken. */
+static void test_established_data_ack_at_max_snd_wnd_edge_accepted(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE, PEER_ISS);
+	uint32_t una = h_info(c.s).snd_una;
+	feed_data(&c, c.rcv_nxt, una - max_snd_wnd(&c), "fine", 4);
+	c.rcv_nxt += 4;
+	expect_ack(&c);
+	h_expect_none(c.h);
+	assert_int_equal(tw_readable(c.s), 4);
+	conn_end(&c);
+}
+
+/* ------------------------------------------------- challenge ACK rate limit */
+
+static void blind_rst(struct conn *c)
+{
+	struct h_seg r = pseg(c, WIRE_TCP_RST, c->rcv_nxt + 1, 0);
+	feed(c, &r);
+}
+
+/* At most one challenge ACK per 500 ms (the default) per connection. */
+static void test_established_challenge_ack_rate_limited(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	blind_rst(&c);
+	expect_challenge_ack(&c);
+	blind_rst(&c);                     /* the same instant: nothing */
+	h_expect_none(c.h);
+	h_advance(c.h, 499999);
+	blind_rst(&c);                     /* still within the interval: nothing */
+	h_expect_none(c.h);
+	h_advance(c.h, 1);
+	blind_rst(&c);                     /* 500 ms after the first: again */
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* The limit counts challenges of every kind: a SYN's and then a RST's. */
+static void test_established_challenge_ack_limit_spans_syn_and_rst(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_ACTIVE, PEER_ISS);
+	struct h_seg s = pseg(&c, WIRE_TCP_SYN, c.rcv_nxt + 5, 0);
+	feed(&c, &s);
+	expect_challenge_ack(&c);
+	blind_rst(&c);
+	h_expect_none(c.h);
+	struct h_seg s2 = pseg(&c, WIRE_TCP_SYN, c.rcv_nxt + 5, 0);
+	feed(&c, &s2);
+	h_expect_none(c.h);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* cfg.challenge_ack_interval_us sets the interval. */
+static void test_established_challenge_ack_interval_configurable(void **state)
+{
+	(void)state;
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.challenge_ack_interval_us = 100000;
+	struct conn c;
+	conn_open_on(&c, h_new_cfg(&cfg), NULL, PEER_PORT, M_PASSIVE | M_TS, PEER_ISS);
+	blind_rst(&c);
+	expect_challenge_ack(&c);
+	h_advance(c.h, 99999);
+	blind_rst(&c);
+	h_expect_none(c.h);
+	h_advance(c.h, 1);
+	blind_rst(&c);
+	expect_challenge_ack(&c);
+	h_expect_none(c.h);
+	conn_end(&c);
+}
+
+/*
+ * CVE-2016-5696: no counter shared between connections. Two connections
+ * challenged at the same instant each get their challenge ACK, and one
+ * connection's exhausted limit does not silence the other.
+ */
+static void test_established_challenge_ack_limit_per_connection(void **state)
+{
+	(void)state;
+	struct conn a, b;
+	conn_open(&a, M_PASSIVE | M_TS, PEER_ISS);
+	conn_open_on(&b, a.h, a.l, PEER_PORT + 1, M_PASSIVE | M_TS, PEER_ISS - 0x1000);
+	blind_rst(&a);
+	expect_challenge_ack(&a);
+	blind_rst(&b);
+	expect_challenge_ack(&b);          /* the same instant, the other connection: answered */
+	h_expect_none(a.h);
+	/* Exhaust a's limit many times over; b still answers nothing more than its own limit allows. */
+	for (int i = 0; i < 50; i++)
+		blind_rst(&a);
+	h_expect_none(a.h);
+	h_advance(a.h, 500000);
+	for (int i = 0; i < 50; i++)
+		blind_rst(&a);
+	expect_challenge_ack(&a);
+	blind_rst(&b);
+	expect_challenge_ack(&b);
+	h_expect_none(a.h);
+	expect_survives(&a, TW_ESTABLISHED);
+	expect_survives(&b, TW_ESTABLISHED);
+	tw_abort(b.s);
+	b.s = NULL;
+	conn_end(&a);
+}
+
+/* -------------------------------- RFC 9293 3.10.7.4 first: unacceptable segments */
+
+/* Data beyond the window: ACK <SEQ=SND.NXT><ACK=RCV.NXT>, data dropped. */
+static void test_established_data_beyond_window_acked_and_dropped(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	feed_data(&c, c.rcv_nxt + rcv_wnd(&c), c.snd_nxt, "late", 4);
+	expect_ack(&c);
+	h_expect_none(c.h);
+	assert_int_equal(tw_readable(c.s), 0);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* Data entirely below the window (a retransmission of what we have): ACK, nothing delivered twice. */
+static void test_established_old_data_acked_and_dropped(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_ACTIVE, 0xfffffffdu);   /* the data crosses 2^32 */
+	feed_data(&c, c.rcv_nxt, c.snd_nxt, "abcdef", 6);
+	c.rcv_nxt += 6;
+	expect_ack(&c);
+	assert_int_equal(tw_readable(c.s), 6);
+	feed_data(&c, c.rcv_nxt - 3, c.snd_nxt, "def", 3);
+	expect_ack(&c);
+	h_expect_none(c.h);
+	assert_int_equal(tw_readable(c.s), 6);   /* nothing delivered twice */
+	char buf[16];
+	assert_int_equal(tw_recv(c.s, buf, sizeof(buf), 0), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* A pure ACK below the window (an old one): answered with an ACK. */
+static void test_established_old_pure_ack_gets_ack(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	struct h_seg a = pseg(&c, WIRE_TCP_ACK, c.rcv_nxt - 1, c.snd_nxt);
+	feed(&c, &a);
+	expect_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* A pure ACK beyond the window: answered with an ACK. */
+static void test_established_pure_ack_beyond_window_gets_ack_ipv6(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_ACTIVE | M_V6, PEER_ISS);
+	struct h_seg a = pseg(&c, WIRE_TCP_ACK, c.rcv_nxt + rcv_wnd(&c), c.snd_nxt);
+	feed(&c, &a);
+	expect_ack(&c);
+	h_expect_none(c.h);
+	expect_survives(&c, TW_ESTABLISHED);
+	conn_end(&c);
+}
+
+/* --------------------------------------------------------- RFC 7323 5.3: PAWS */
+
+/* A segment whose TSval is older than TS.Recent is dropped with an ACK. */
+static void test_established_paws_old_tsval_dropped_with_ack(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	struct h_seg d = h_seg(WIRE_TCP_ACK | WIRE_TCP_PSH, c.rcv_nxt, c.snd_nxt);
+	d.wnd = PEER_WND;
+	h_opt_nop(&d);
+	h_opt_nop(&d);
+	h_opt_ts(&d, c.peer_ts - 10, c.our_ts);    /* older than the last TSval seen */
+	d.data = "old!";
+	d.len = 4;
+	assert_true(h_feed(c.h, &d) < 0);
+	expect_ack(&c);
+	h_expect_none(c.h);
+	assert_int_equal(tw_readable(c.s), 0);
+	/* The same bytes with a current TSval are taken: the drop was PAWS's. */
+	feed_data(&c, c.rcv_nxt, c.snd_nxt, "new!", 4);
+	c.rcv_nxt += 4;
+	expect_ack(&c);
+	assert_int_equal(tw_readable(c.s), 4);
+	conn_end(&c);
+}
+
+/* PAWS also holds across the 2^31 TSval wrap: a TSval "older" modulo 2^32 is refused. */
+static void test_established_paws_tsval_wrap_dropped_with_ack(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_ACTIVE | M_TS, PEER_ISS);
+	struct h_seg d = h_seg(WIRE_TCP_ACK | WIRE_TCP_PSH, c.rcv_nxt, c.snd_nxt);
+	d.wnd = PEER_WND;
+	h_opt_nop(&d);
+	h_opt_nop(&d);
+	h_opt_ts(&d, c.peer_ts + 0x80000001u, c.our_ts);
+	d.data = "old!";
+	d.len = 4;
+	assert_true(h_feed(c.h, &d) < 0);
+	expect_ack(&c);
+	h_expect_none(c.h);
+	assert_int_equal(tw_readable(c.s), 0);
+	conn_end(&c);
+}
+
+/* RFC 7323 5.3 R1 applies only when the RST bit is off: an old TSval does not shield a RST. */
+static void test_established_paws_rst_with_old_tsval_resets(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	struct h_seg r = h_seg(WIRE_TCP_RST, c.rcv_nxt, 0);
+	h_opt_nop(&r);
+	h_opt_nop(&r);
+	h_opt_ts(&r, c.peer_ts - 10, c.our_ts);
+	assert_int_equal(h_feed(c.h, &r), 0);
+	h_expect_none(c.h);
+	assert_int_equal(h_state(c.s), TW_CLOSED);
+	assert_int_equal(tw_sock_error(c.s), -E_CONNRESET);
+	tw_close(c.s);
+	c.s = NULL;
+	conn_end(&c);
+}
+
+#define T(name) cmocka_unit_test(name)
+#define STATE_T(name)                                                                              \
+	T(test_##name##_rst_at_rcv_nxt_resets), T(test_##name##_rst_in_window_gets_challenge_ack),  \
+		T(test_##name##_rst_out_of_window_dropped),                                        \
+		T(test_##name##_syn_in_window_gets_challenge_ack),                                 \
+		T(test_##name##_syn_out_of_window_gets_challenge_ack),                             \
+		T(test_##name##_ack_above_snd_nxt_gets_ack)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		STATE_T(established),
+		STATE_T(fin_wait_1),
+		STATE_T(fin_wait_2),
+		STATE_T(close_wait),
+		STATE_T(closing),
+		STATE_T(last_ack),
+		T(test_established_rst_at_rcv_nxt_resets_ipv6),
+		T(test_established_rst_in_window_gets_challenge_ack_ipv6),
+		T(test_fin_wait_2_syn_in_window_gets_challenge_ack_ipv6),
+		T(test_established_rst_at_window_edge_gets_challenge_ack),
+		T(test_established_rst_at_rcv_nxt_after_challenge_resets),
+		T(test_established_synack_gets_challenge_ack),
+		T(test_established_syn_old_isn_gets_challenge_ack),
+		T(test_established_data_ack_above_snd_nxt_dropped),
+		T(test_established_data_ack_at_snd_nxt_accepted),
+		T(test_established_data_ack_below_max_snd_wnd_dropped),
+		T(test_established_data_ack_below_max_snd_wnd_dropped_scaled),
+		T(test_established_data_ack_at_max_snd_wnd_edge_accepted),
+		T(test_established_challenge_ack_rate_limited),
+		T(test_established_challenge_ack_limit_spans_syn_and_rst),
+		T(test_established_challenge_ack_interval_configurable),
+		T(test_established_challenge_ack_limit_per_connection),
+		T(test_established_data_beyond_window_acked_and_dropped),
+		T(test_established_old_data_acked_and_dropped),
+		T(test_established_old_pure_ack_gets_ack),
+		T(test_established_pure_ack_beyond_window_gets_ack_ipv6),
+		T(test_established_paws_old_tsval_dropped_with_ack),
+		T(test_established_paws_tsval_wrap_dropped_with_ack),
+		T(test_established_paws_rst_with_old_tsval_resets),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
