@@ -366,7 +366,7 @@ static int set_buffer(struct tcp_conn *c, enum tw_sockopt opt, int value)
 		/* The receive ring also holds out-of-order data beyond the unread bytes: no shrinking then. */
 		if (sb->rcv.buf && sb->n_ooo)
 			return -EBUSY;
-		int e = resize_ring(&sb->rcv, v);
+		int e = resize_ring(&sb->rcv, v + TCP_RCV_SLACK);
 		if (!e)
 			sb->rcvbuf = v;
 		return e;
@@ -420,10 +420,13 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 	case TW_TCP_KEEPINTVL:
 		if (value < 1 || value > 32767)
 			return -EINVAL;
-		if (opt == TW_TCP_KEEPIDLE)
-			sb->keep_idle_s = (uint32_t)value;
-		else
+		if (opt == TW_TCP_KEEPINTVL) {
 			sb->keep_intvl_s = (uint32_t)value;
+			return 0;
+		}
+		sb->keep_idle_s = (uint32_t)value;
+		if (sb->keepalive)
+			tcp_keepalive_rearm(c);   /* as Linux: the new idle time applies now */
 		return 0;
 	case TW_TCP_KEEPCNT:
 		if (value < 1 || value > 127)

@@ -58,6 +58,8 @@ static bool config_valid(const struct tw_stack_config *cfg)
 		return false;
 	if (cfg->rcvbuf < 1 || cfg->sndbuf < 1 || cfg->rcvbuf > (1u << 30) || cfg->sndbuf > (1u << 30))
 		return false;
+	if (cfg->rcvbuf_max < 2048 || cfg->rcvbuf_max > (1u << 31))
+		return false;
 	if (cfg->rto_min_us == 0 || cfg->rto_initial_us < cfg->rto_min_us || cfg->rto_max_us < cfg->rto_initial_us)
 		return false;
 	return cfg->max_conns > 0 && cfg->delack_us > 0;

@@ -76,7 +76,7 @@ int tcp_sockbuf_attach(struct tcp_conn *c, const struct tcp_sockbuf *inherit)
 		sb->keep_probes = st->cfg.keepalive_probes;
 	}
 	sb->snd.cap = sb->sndbuf;
-	sb->rcv.cap = sb->rcvbuf;
+	sb->rcv.cap = sb->rcvbuf + TCP_RCV_SLACK;
 	sb->owner = c;
 	sb->next = st->sockbufs;
 	if (sb->next)

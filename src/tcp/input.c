@@ -133,14 +133,22 @@ static int establish_buffers(struct tcp_conn *c)
 
 static void become_established(struct tcp_conn *c, const struct seg_in *s)
 {
+	bool syn_resent = c->backoff != 0;
 	c->snd.una = s->t.ack;
+	c->snd_sml = s->t.ack;   /* no small segment outstanding */
 	c->snd.wnd = scaled_wnd(c, s);
 	c->snd.max_wnd = c->snd.wnd;
 	c->snd.wl1 = s->t.seq;
 	c->snd.wl2 = s->t.ack;
 	c->backoff = 0;
 	c->rtx_at = 0;
-	c->rto_us = c->stack->cfg.rto_initial_us;
+	/*
+	 * RFC 6298 2.2: the handshake's sample has set the RTO. 5.7: without one,
+	 * because the SYN had to be resent, the RTO MUST be 3 s for the data.
+	 */
+	if (c->srtt_us == 0)
+		c->rto_us = syn_resent && c->stack->cfg.rto_initial_us < 3000000 ? 3000000
+									  : c->stack->cfg.rto_initial_us;
 	tcp_cc_init(c);
 	c->recover = c->iss;
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;

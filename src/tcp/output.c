@@ -74,6 +74,9 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 		edge = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv : c->rcv.nxt;
 	uint32_t wnd = edge - c->rcv.nxt;
 	uint32_t field = wnd >> c->rcv_wscale;
+	/* Rounding down would move the right edge left: round up instead (Linux's tcp_select_window). */
+	if (seq_lt(c->rcv.nxt + (field << c->rcv_wscale), c->rcv.adv))
+		field++;
 	if (field > 65535)
 		field = 65535;
 	c->rcv.adv = c->rcv.nxt + (field << c->rcv_wscale);
@@ -365,6 +368,8 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 	} else {
 		c->sb->bytes_sent += len;
 	}
+	if (len && len < c->snd_mss)
+		c->snd_sml = c->snd.nxt + len;
 	c->snd.nxt += len + (fin ? 1 : 0);
 	if (fin)
 		c->flags |= TF_FIN_SENT;
@@ -400,10 +405,11 @@ static uint32_t segment_size(const struct tcp_conn *c, uint32_t avail, uint32_t 
 	if (len == 0 || len == c->snd_mss)
 		return len;
 	bool last = len == avail;
-	bool idle = c->snd.nxt == c->snd.una;
+	/* Nagle as Linux (Minshall): wait only while a small segment is unacknowledged. */
+	bool small_out = seq_gt(c->snd_sml, c->snd.una);
 	if (last && c->sb->cork)
 		return 0;
-	if (last && (c->sb->nodelay || idle || (c->flags & TF_FIN_QUEUED)))
+	if (last && (c->sb->nodelay || !small_out || (c->flags & TF_FIN_QUEUED)))
 		return len;
 	/* A window-limited piece is worth sending once it is half the largest window seen. */
 	if (!last && len >= c->snd.max_wnd / 2)

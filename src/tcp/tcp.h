@@ -50,6 +50,12 @@ struct tcp_ring {
 
 #define TCP_OOO_MAX 8
 #define TCP_SACKED_MAX 8
+/*
+ * Receive rings hold this much beyond the buffer size: the advertised window
+ * is rounded up to the scale unit rather than move its right edge left, so
+ * the peer may send up to one unit (at most 2^14) past the space counted.
+ */
+#define TCP_RCV_SLACK (1u << 14)
 
 struct tcp_sockbuf {
 	struct tcp_ring snd;        /* bytes from snd.una on: sent-unacked, then unsent */
@@ -110,6 +116,7 @@ struct tcp_conn {
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t rtt_seq, rtt_start_us;   /* the segment being timed, and when it left */
 	uint32_t cwnd, ssthresh, recover;
+	uint32_t snd_sml;           /* end of the last small segment sent (Minshall) */
 	uint16_t snd_mss;           /* payload per segment, options excluded */
 	uint16_t rcv_mss;           /* advertised in our SYN */
 	uint16_t rcv_seg_max;       /* largest segment received: a "full" one */

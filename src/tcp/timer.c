@@ -181,6 +181,12 @@ static bool rtx_timeout(struct tcp_conn *c)
 	c->flags &= (uint16_t)~TF_RTT_TIMING;   /* Karn: no sample from a retransmitted segment */
 	tcp_retransmit_head(c, true);
 	c->rtx_at = st->now + c->rto_us;
+	if (c->sb && c->sb->user_timeout_ms) {
+		/* Like Linux's tcp_clamp_rto_to_user_timeout: the timer fires when the user timeout does. */
+		uint64_t limit = c->sb->rtx_since + (uint64_t)c->sb->user_timeout_ms * 1000;
+		if (c->rtx_at > limit)
+			c->rtx_at = limit > st->now ? limit : st->now + 1;
+	}
 	return true;
 }
 

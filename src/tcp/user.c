@@ -13,7 +13,7 @@ static uint8_t offered_wscale(const struct tw_stack *st)
 {
 	uint32_t space = st->cfg.rcvbuf_max;
 	int log2 = 0;
-	while (space >> (log2 + 1))
+	while (log2 < 31 && space >> (log2 + 1))
 		log2++;
 	int ws = log2 - 15;
 	return (uint8_t)(ws < 0 ? 0 : ws > 14 ? 14 : ws);

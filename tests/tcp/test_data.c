@@ -1,0 +1,1055 @@
+/*
+ * Data transfer on the wire: segmentation to the effective MSS, PSH, the
+ * initial window, the peer's window, our advertised window (scaling, silly
+ * window avoidance, never shrinking), cumulative and selective ACKs, the
+ * out-of-order queue, delayed ACKs, Nagle, cork, the send buffer and
+ * readiness. Every test drives one connection against a scripted peer whose
+ * ISN lies just below 2^32, so its data crosses the wrap.
+ */
+#include <errno.h>
+
+#include "harness.h"
+
+#define PEER_ISS 0xfffffa00u    /* 1536 below 2^32: the peer's second KB crosses the wrap */
+
+/* ------------------------------------------------------------------ helpers */
+
+/* How the connection is opened, and what the peer offers. */
+struct est {
+	bool active;        /* we connect; else the peer connects to our listener */
+	bool ts, sack;
+	int ws;             /* the peer's window scale; -1: not offered */
+	uint16_t mss;       /* the peer's MSS option; 0: none */
+	uint16_t wnd;       /* window field of the peer's handshake ACK */
+	uint32_t rtt_ms;    /* from our SYN or SYN-ACK to the peer's answer */
+	uint32_t irs;       /* the peer's ISN */
+};
+
+static struct est est_default(void)
+{
+	struct est e;
+	memset(&e, 0, sizeof(e));
+	e.ts = true;
+	e.sack = true;
+	e.ws = 7;
+	e.mss = 1460;
+	e.wnd = 502;        /* 64256 bytes at scale 7 */
+	e.irs = PEER_ISS;
+	return e;
+}
+
+/* The scripted peer of one connection. */
+struct peer {
+	struct harness *h;
+	struct tw_sock *l, *s;  /* listener (passive opens) and the connection */
+	uint32_t iss;           /* our ISN */
+	uint32_t irs;           /* the peer's ISN */
+	uint32_t seq;           /* the peer's next sequence number */
+	uint32_t ack;           /* what the peer acknowledges of ours */
+	uint32_t wrote;         /* bytes the application has written */
+	bool ts;
+	uint32_t tsval;         /* the peer's timestamp clock */
+	uint32_t ecr;           /* what the peer echoes: our last TSval seen */
+	uint16_t wnd;           /* the peer's window field */
+};
+
+/* Byte `i` of a stream: a pattern no shift or repeat preserves. */
+static uint8_t pat(uint32_t i, uint8_t salt)
+{
+	uint32_t x = (i + salt) * 2654435761u;
+	return (uint8_t)(x >> 24);
+}
+
+#define OUR_SALT 0x11
+#define PEER_SALT 0x5a
+
+static uint8_t big[262144];
+
+static const uint8_t *fill(uint32_t off, size_t len, uint8_t salt)
+{
+	assert_true(len <= sizeof(big));
+	for (size_t i = 0; i < len; i++)
+		big[i] = pat(off + (uint32_t)i, salt);
+	return big;
+}
+
+static void peer_syn_opts(struct h_seg *s, const struct est *e, uint32_t tsval, uint32_t ecr)
+{
+	if (e->mss)
+		h_opt_mss(s, e->mss);
+	if (e->sack && e->ts) {
+		h_opt_sackok(s);
+		h_opt_ts(s, tsval, ecr);
+	} else if (e->ts) {
+		h_opt_nop(s);
+		h_opt_nop(s);
+		h_opt_ts(s, tsval, ecr);
+	} else if (e->sack) {
+		h_opt_nop(s);
+		h_opt_nop(s);
+		h_opt_sackok(s);
+	}
+	if (e->ws >= 0) {
+		h_opt_nop(s);
+		h_opt_ws(s, (uint8_t)e->ws);
+	}
+}
+
+/* The peer sends a segment, with <nop,nop,TS> when timestamps are on. */
+static int peer_send(struct peer *p, uint8_t flags, uint32_t seq, uint32_t ack, const void *data, size_t len)
+{
+	struct h_seg s = h_seg(flags, seq, ack);
+	s.wnd = p->wnd;
+	if (p->ts) {
+		h_opt_nop(&s);
+		h_opt_nop(&s);
+		h_opt_ts(&s, ++p->tsval, p->ecr);
+	}
+	s.data = data;
+	s.len = len;
+	return h_feed(p->h, &s);
+}
+
+/* A bare ACK from the peer at its current sequence number. */
+static void peer_ack(struct peer *p, uint32_t ack)
+{
+	p->ack = ack;
+	assert_int_equal(peer_send(p, WIRE_TCP_ACK, p->seq, ack, NULL, 0), 0);
+}
+
+/* The peer's stream bytes [off, off + len) (off from its ISN + 1), PSH on. */
+static void peer_data(struct peer *p, uint32_t off, size_t len)
+{
+	const uint8_t *d = fill(off, len, PEER_SALT);
+	assert_int_equal(peer_send(p, WIRE_TCP_ACK | WIRE_TCP_PSH, p->irs + 1 + off, p->ack, d, len), 0);
+}
+
+/* The next segment we sent: flags, seq, ack and payload length; records its TSval. */
+static struct wire_tcp expect_seg(struct peer *p, uint8_t flags, uint32_t seq, uint32_t ack, size_t len)
+{
+	if (!h_pending(p->h))
+		fprintf(stderr, "expected flags 0x%02x seq %u ack %u len %zu at %llu: the stack sent nothing\n",
+			flags, seq, ack, len, (unsigned long long)p->h->now);
+	struct wire_tcp t = h_expect(p->h, flags, seq, ack);
+	assert_int_equal(t.payload_len, len);
+	if (p->ts) {
+		assert_true(t.opt.has & WIRE_HAS_TS);
+		p->ecr = t.opt.ts_val;
+	}
+	return t;
+}
+
+/* Our stream bytes [off, off + len) in a segment, ACKing all the peer sent. */
+static struct wire_tcp expect_data(struct peer *p, uint8_t flags, uint32_t off, size_t len)
+{
+	struct wire_tcp t = expect_seg(p, flags, p->iss + 1 + off, p->seq, len);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(t.payload[i], pat(off + (uint32_t)i, OUR_SALT));
+	return t;
+}
+
+/* A bare ACK of ours, acknowledging `ack`. */
+static struct wire_tcp expect_ack(struct peer *p, uint32_t ack)
+{
+	return expect_seg(p, WIRE_TCP_ACK, p->iss + 1 + p->wrote, ack, 0);
+}
+
+/* The application writes `len` more bytes of its stream. */
+static long app_write(struct peer *p, size_t len, int flags)
+{
+	long n = tw_send(p->s, fill(p->wrote, len, OUR_SALT), len, flags);
+	if (n > 0)
+		p->wrote += (uint32_t)n;
+	return n;
+}
+
+/* The application reads `len` bytes and checks they are the peer's stream from `off`. */
+static void app_read(struct peer *p, uint32_t off, size_t len)
+{
+	uint8_t buf[8192];
+	assert_true(len <= sizeof(buf));
+	memset(buf, 0xa5, sizeof(buf));
+	assert_int_equal(tw_recv(p->s, buf, len, 0), (long)len);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], pat(off + (uint32_t)i, PEER_SALT));
+}
+
+/*
+ * Brings a connection to ESTABLISHED: the peer connects to our listener
+ * (or, with e->active, answers our SYN), offering what `e` says. The
+ * handshake's answer comes e->rtt_ms after our SYN or SYN-ACK.
+ */
+static void est_open(struct peer *p, struct harness *h, const struct est *e)
+{
+	memset(p, 0, sizeof(*p));
+	p->h = h;
+	p->irs = e->irs;
+	p->ts = e->ts;
+	p->wnd = e->wnd;
+	p->tsval = 7000;
+	if (e->active) {
+		p->s = h_connect(h);
+		struct wire_tcp syn = h_expect(h, WIRE_TCP_SYN, h_info(p->s).iss, 0);
+		p->iss = syn.seq;
+		h_advance(h, (uint64_t)e->rtt_ms * 1000);
+		struct h_seg sa = h_seg(WIRE_TCP_SYN | WIRE_TCP_ACK, e->irs, p->iss + 1);
+		peer_syn_opts(&sa, e, ++p->tsval, syn.opt.ts_val);
+		sa.wnd = 65535;     /* a SYN's window is never scaled */
+		assert_int_equal(h_feed(h, &sa), 0);
+		p->seq = e->irs + 1;
+		p->ack = p->iss + 1;
+		expect_seg(p, WIRE_TCP_ACK, p->iss + 1, p->seq, 0);
+		if (e->wnd != 65535 || e->ws > 0) {
+			/* The window the test asked for, in a scaled segment. */
+			assert_int_equal(peer_send(p, WIRE_TCP_ACK, p->seq, p->ack, NULL, 0), 0);
+		}
+	} else {
+		p->l = h_listen(h, 8);
+		struct h_seg syn = h_seg(WIRE_TCP_SYN, e->irs, 0);
+		peer_syn_opts(&syn, e, ++p->tsval, 0);
+		assert_int_equal(h_feed(h, &syn), 0);
+		struct wire_tcp sa = h_next(h);
+		assert_int_equal(sa.flags, WIRE_TCP_SYN | WIRE_TCP_ACK);
+		assert_int_equal(sa.ack, e->irs + 1);
+		p->iss = sa.seq;
+		p->ecr = sa.opt.ts_val;
+		h_advance(h, (uint64_t)e->rtt_ms * 1000);
+		p->seq = e->irs + 1;
+		peer_ack(p, p->iss + 1);
+		int err = 0;
+		p->s = tw_accept(p->l, NULL, &err);
+		assert_non_null(p->s);
+	}
+	h_expect_none(h);
+	assert_int_equal(h_state(p->s), TW_ESTABLISHED);
+}
+
+/* Skips whatever was sent so far. */
+static void drain(struct harness *h)
+{
+	h->next_out = h->n_out;
+}
+
+/* The harness is freed by the test's end, or by the teardown when an assertion failed. */
+static void done(void **state)
+{
+	h_free(*state);
+	*state = NULL;
+}
+
+static int teardown(void **state)
+{
+	if (*state)
+		h_free(*state);
+	*state = NULL;
+	return 0;
+}
+
+/* ------------------------------------------------------------ segmentation */
+
+/* RFC 6691 / RFC 7323 3.2: with timestamps, a segment carries MSS - 12 bytes. */
+static void test_established_write_segments_to_mss_ts(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_mss, 1448);
+	assert_int_equal(app_write(&p, 2 * 1448, 0), 2 * 1448);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1448);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 1448, 1448);
+	h_expect_none(h);
+	done(state);
+}
+
+static void test_established_write_segments_to_mss_no_ts(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.ts = false;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_mss, 1460);
+	assert_int_equal(app_write(&p, 2 * 1460, 0), 2 * 1460);
+	struct wire_tcp t = expect_data(&p, WIRE_TCP_ACK, 0, 1460);
+	assert_int_equal(t.opt.count, 0);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 1460, 1460);
+	h_expect_none(h);
+	done(state);
+}
+
+/* IPv6: MSS = MTU - 60 = 1440, less 12 for timestamps. */
+static void test_established_write_segments_to_mss_ipv6(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET6);
+	*state = h;
+	struct est e = est_default();
+	e.mss = 1440;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_mss, 1428);
+	assert_int_equal(app_write(&p, 2 * 1428, 0), 2 * 1428);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1428);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 1428, 1428);
+	h_expect_none(h);
+	done(state);
+}
+
+/* The peer's smaller MSS is what we send. */
+static void test_established_write_segments_to_peer_mss(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.ts = false;
+	e.mss = 1000;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_mss, 1000);
+	assert_int_equal(app_write(&p, 3000, 0), 3000);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1000);
+	expect_data(&p, WIRE_TCP_ACK, 1000, 1000);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 2000, 1000);
+	h_expect_none(h);
+	done(state);
+}
+
+static void test_established_write_segments_to_peer_mss_ts(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.mss = 1000;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_mss, 988);
+	assert_int_equal(app_write(&p, 3 * 988, 0), 3 * 988);
+	expect_data(&p, WIRE_TCP_ACK, 0, 988);
+	expect_data(&p, WIRE_TCP_ACK, 988, 988);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 2 * 988, 988);
+	h_expect_none(h);
+	done(state);
+}
+
+/* Like Linux: a 4000-byte write goes as 1448, 1448, 1104, PSH only on the last. */
+static void test_established_write_psh_on_last_segment(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 4000, 0), 4000);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1448);
+	expect_data(&p, WIRE_TCP_ACK, 1448, 1448);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 2896, 1104);
+	h_expect_none(h);
+	done(state);
+}
+
+/* Each write's last segment carries PSH, a one-segment write too. */
+static void test_established_write_psh_on_each_write(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 1448, 0), 1448);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 1448);
+	peer_ack(&p, p.iss + 1 + 1448);
+	h_expect_none(h);
+	assert_int_equal(app_write(&p, 2896, 0), 2896);
+	expect_data(&p, WIRE_TCP_ACK, 1448, 1448);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 2896, 1448);
+	h_expect_none(h);
+	done(state);
+}
+
+/* ---------------------------------------------------------------- windows */
+
+/* RFC 6928: ten full segments go before any ACK; each ACK in slow start adds one. */
+static void test_established_write_initial_window_10_segments(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 100000, 0), 100000);
+	for (uint32_t i = 0; i < 10; i++)
+		expect_data(&p, WIRE_TCP_ACK, i * 1448, 1448);
+	h_expect_none(h);
+	assert_int_equal(h_info(p.s).cwnd, 10 * 1448);
+	/* One segment ACKed: the window is one larger and one smaller in flight. */
+	peer_ack(&p, p.iss + 1 + 1448);
+	expect_data(&p, WIRE_TCP_ACK, 10 * 1448, 1448);
+	expect_data(&p, WIRE_TCP_ACK, 11 * 1448, 1448);
+	h_expect_none(h);
+	done(state);
+}
+
+static void test_established_write_initial_window_cfg(void **state)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.init_cwnd = 4;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 100000, 0), 100000);
+	for (uint32_t i = 0; i < 4; i++)
+		expect_data(&p, WIRE_TCP_ACK, i * 1448, 1448);
+	h_expect_none(h);
+	done(state);
+}
+
+/* The peer's window bounds what is in flight; its ACK moves the right edge on. */
+static void test_established_write_limited_by_peer_window(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.ws = -1;
+	e.wnd = 2896;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_wnd, 2896);
+	assert_int_equal(app_write(&p, 10000, 0), 10000);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1448);
+	expect_data(&p, WIRE_TCP_ACK, 1448, 1448);
+	h_expect_none(h);
+	peer_ack(&p, p.iss + 1 + 1448);
+	expect_data(&p, WIRE_TCP_ACK, 2896, 1448);
+	h_expect_none(h);
+	done(state);
+}
+
+/* RFC 7323 2.3: the peer's window field is shifted by its scale: 10 << 7 = 1280 bytes. */
+static void test_established_write_limited_by_scaled_peer_window(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.ws = 7;
+	e.wnd = 10;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).snd_wnd, 1280);
+	assert_int_equal(app_write(&p, 10000, 0), 10000);
+	uint32_t off = 0;
+	while (h_pending(h)) {
+		struct wire_tcp t = h_next(h);
+		assert_int_equal(t.seq, p.iss + 1 + off);
+		assert_true(t.payload_len > 0);
+		off += (uint32_t)t.payload_len;
+	}
+	assert_int_equal(off, 1280);
+	done(state);
+}
+
+/* Our window field is the free receive space shifted by our scale (8). */
+static void test_established_data_window_scaled_in_ack(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(h_info(p.s).rcv_wscale, 8);
+	for (uint32_t i = 0; i < 3; i++) {
+		peer_data(&p, i * 1024, 1024);
+		p.seq += 1024;
+		struct wire_tcp a = expect_ack(&p, p.seq);
+		/* 131072 bytes of buffer, (i + 1) KB unread: the right edge stays put. */
+		assert_int_equal(a.wnd, (131072 - (i + 1) * 1024) >> 8);
+		assert_int_equal(a.wnd, 508 - 4 * i);
+	}
+	done(state);
+}
+
+/*
+ * RFC 9293 3.8.6 (SHLD-14: the window SHOULD NOT shrink): the right edge
+ * (ACK + WND << scale) never moves left, even when the free space is not a
+ * multiple of the scale unit; Linux's tcp_select_window rounds the window
+ * up to the unit then.
+ */
+static void test_established_data_window_right_edge_never_moves_left(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	uint32_t edge = 0, last_wnd = 0;
+	for (uint32_t i = 0; i < 6; i++) {
+		peer_data(&p, i * 1000, 1000);
+		p.seq += 1000;
+		struct wire_tcp a = expect_ack(&p, p.seq);
+		uint32_t right = a.ack + ((uint32_t)a.wnd << 8);
+		if (i && (int32_t)(right - edge) < 0)
+			fprintf(stderr, "segment %u: right edge %u moved left of %u (win %u << 8, ack %u)\n",
+				i, right, edge, a.wnd, a.ack);
+		if (i)
+			assert_true((int32_t)(right - edge) >= 0);
+		edge = right;
+		/* The window still closes as data waits unread. */
+		if (i)
+			assert_true(a.wnd < last_wnd);
+		last_wnd = a.wnd;
+	}
+	done(state);
+}
+
+/*
+ * A receive buffer of 4096 bytes and no scaling: two segments of 1460 close
+ * the window (the last 1176 bytes are less than an MSS, so not offered).
+ */
+static void zero_window_setup(void **state, struct harness **hp, struct peer *p)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.rcvbuf = 4096;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	e.ts = false;
+	e.ws = -1;
+	e.wnd = 65535;
+	est_open(p, h, &e);
+	peer_data(p, 0, 1460);
+	p->seq += 1460;
+	assert_int_equal(expect_ack(p, p->seq).wnd, 1460);
+	peer_data(p, 1460, 1460);
+	p->seq += 1460;
+	assert_int_equal(expect_ack(p, p->seq).wnd, 0);
+	*hp = h;
+}
+
+/* RFC 9293 3.8.6.2.2: reading a few bytes does not reopen a zero window. */
+static void test_established_read_zero_window_few_bytes_stays_closed(void **state)
+{
+	struct harness *h;
+	struct peer p;
+	zero_window_setup(state, &h, &p);
+	app_read(&p, 0, 100);
+	h_expect_none(h);
+	/* A window probe from the peer is answered: the window is still 0. */
+	assert_true(peer_send(&p, WIRE_TCP_ACK, p.seq - 1, p.ack, NULL, 0) < 0);
+	assert_int_equal(expect_ack(&p, p.seq).wnd, 0);
+	h_expect_none(h);
+	done(state);
+}
+
+/* Reading an MSS or more reopens it, and the update is sent at once. */
+static void test_established_read_zero_window_mss_sends_update(void **state)
+{
+	struct harness *h;
+	struct peer p;
+	zero_window_setup(state, &h, &p);
+	app_read(&p, 0, 100);
+	h_expect_none(h);
+	app_read(&p, 100, 1360);
+	assert_int_equal(expect_ack(&p, p.seq).wnd, 4096 - 2920 + 1460);
+	h_expect_none(h);
+	done(state);
+}
+
+/* ------------------------------------------------------------------- ACKs */
+
+/* One ACK covers every segment below it: nothing is sent again. */
+static void test_established_ack_cumulative(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 3 * 1448, 0), 3 * 1448);
+	drain(h);
+	h_advance(h, 10000);
+	peer_ack(&p, p.iss + 1 + 3 * 1448);
+	assert_int_equal(h_info(p.s).snd_una, p.iss + 1 + 3 * 1448);
+	h_advance(h, 10000000);
+	h_expect_none(h);
+	done(state);
+}
+
+/*
+ * RFC 5681 4.2, RFC 2018 4: data beyond a hole is held, not readable, and
+ * ACKed at once with a SACK block for it.
+ */
+static void test_established_data_out_of_order_held_with_sack(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 1000, 1000);   /* [irs+1001, irs+2001): crosses 2^32 */
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	char lay[128];
+	assert_string_equal(h_opt_layout(&a, lay, sizeof(lay)), "nop,nop,TS,nop,nop,sack");
+	assert_int_equal(a.opt.sack_count, 1);
+	assert_int_equal(a.opt.sack[0].left, p.irs + 1 + 1000);
+	assert_int_equal(a.opt.sack[0].right, p.irs + 1 + 2000);
+	uint8_t buf[16];
+	assert_int_equal(tw_recv(p.s, buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(tw_readable(p.s), 0);
+	assert_false(tw_events(p.s) & TW_POLLIN);
+	h_expect_none(h);
+	done(state);
+}
+
+/* RFC 2018 4: the block holding the most recent segment comes first. */
+static void test_established_data_out_of_order_two_blocks_recent_first(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 1000, 500);
+	expect_ack(&p, p.seq);
+	peer_data(&p, 3000, 500);
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	assert_int_equal(a.opt.sack_count, 2);
+	assert_int_equal(a.opt.sack[0].left, p.irs + 1 + 3000);
+	assert_int_equal(a.opt.sack[0].right, p.irs + 1 + 3500);
+	assert_int_equal(a.opt.sack[1].left, p.irs + 1 + 1000);
+	assert_int_equal(a.opt.sack[1].right, p.irs + 1 + 1500);
+	done(state);
+}
+
+/* Without SACK-permitted in both SYNs, no SACK option. */
+static void test_established_data_out_of_order_no_sack_unless_negotiated(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.sack = false;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_false(h_info(p.s).sack);
+	peer_data(&p, 1000, 1000);
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	char lay[128];
+	assert_string_equal(h_opt_layout(&a, lay, sizeof(lay)), "nop,nop,TS");
+	assert_int_equal(tw_readable(p.s), 0);
+	done(state);
+}
+
+/* The segment that fills the hole delivers everything, ACKed at once, without SACK. */
+static void test_established_data_hole_filled_delivers_all(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 1000, 1000);
+	expect_ack(&p, p.seq);
+	peer_data(&p, 0, 1000);
+	p.seq += 2000;
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	char lay[128];
+	assert_string_equal(h_opt_layout(&a, lay, sizeof(lay)), "nop,nop,TS");
+	assert_int_equal(tw_readable(p.s), 2000);
+	app_read(&p, 0, 2000);
+	uint8_t buf[16];
+	assert_int_equal(tw_recv(p.s, buf, sizeof(buf), 0), -EAGAIN);
+	done(state);
+}
+
+/* A duplicate is ACKed at once and not delivered twice. */
+static void test_established_data_duplicate_acked_not_delivered(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 1000);
+	p.seq += 1000;
+	expect_ack(&p, p.seq);
+	const uint8_t *d = fill(0, 1000, PEER_SALT);
+	assert_true(peer_send(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, p.irs + 1, p.ack, d, 1000) < 0);
+	expect_ack(&p, p.seq);
+	h_expect_none(h);
+	assert_int_equal(tw_readable(p.s), 1000);
+	app_read(&p, 0, 1000);
+	uint8_t buf[16];
+	assert_int_equal(tw_recv(p.s, buf, sizeof(buf), 0), -EAGAIN);
+	done(state);
+}
+
+/* A segment overlapping what arrived delivers only its new bytes. */
+static void test_established_data_overlap_delivers_new_part(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 1000);
+	expect_ack(&p, p.seq + 1000);
+	peer_data(&p, 500, 1000);
+	p.seq += 1500;
+	expect_ack(&p, p.seq);
+	assert_int_equal(tw_readable(p.s), 1500);
+	app_read(&p, 0, 1500);
+	done(state);
+}
+
+/* ----------------------------------------------------------- delayed ACKs */
+
+/* cfg.quickack_segs: the first segments are ACKed at once, then ACKs are delayed. */
+static void test_established_data_quickack_cfg(void **state)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.quickack_segs = 2;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	for (uint32_t i = 0; i < 2; i++) {
+		peer_data(&p, i * 100, 100);
+		p.seq += 100;
+		expect_ack(&p, p.seq);
+	}
+	peer_data(&p, 200, 100);
+	p.seq += 100;
+	h_expect_none(h);
+	h_advance(h, 40000);
+	expect_ack(&p, p.seq);
+	done(state);
+}
+
+/* Linux's default: 16 quick ACKs at connection start. */
+static void test_established_data_quickack_default_16(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	for (uint32_t i = 0; i < 16; i++) {
+		peer_data(&p, i * 1000, 1000);
+		p.seq += 1000;
+		expect_ack(&p, p.seq);
+		h_advance(h, 1000);
+	}
+	peer_data(&p, 16000, 1000);
+	p.seq += 1000;
+	h_expect_none(h);
+	done(state);
+}
+
+/* RFC 9293 3.8.6.3: a single segment is ACKed after the delayed-ACK time, 40 ms. */
+static void test_established_data_delack_40ms(void **state)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.quickack_segs = 0;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	uint64_t t0 = h->now;
+	peer_data(&p, 0, 1448);
+	p.seq += 1448;
+	h_expect_none(h);
+	h_advance(h, 39999);
+	h_expect_none(h);
+	h_advance(h, 1);
+	expect_ack(&p, p.seq);
+	assert_int_equal(h->out[h->next_out - 1].at - t0, 40000);
+	done(state);
+}
+
+/* RFC 5681 4.2: an ACK at least for every second full-sized segment, at once. */
+static void test_established_data_delack_second_full_segment_acks_now(void **state)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.quickack_segs = 0;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 1448);
+	h_expect_none(h);
+	h_advance(h, 5000);
+	peer_data(&p, 1448, 1448);
+	p.seq += 2896;
+	uint64_t t1 = h->now;
+	expect_ack(&p, p.seq);   /* one ACK covers both */
+	assert_int_equal(h->out[h->next_out - 1].at, t1);
+	h_advance(h, 100000);
+	h_expect_none(h);
+	done(state);
+}
+
+/* ------------------------------------------------------ Nagle, cork, more */
+
+/* RFC 9293 3.7.4: with a small segment unacknowledged, small writes wait for its ACK. */
+static void test_established_write_nagle_holds_small_write(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 100);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	assert_int_equal(app_write(&p, 50, 0), 50);
+	h_expect_none(h);
+	h_advance(h, 20000);
+	h_expect_none(h);
+	peer_ack(&p, p.iss + 1 + 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 100, 150);
+	h_expect_none(h);
+	done(state);
+}
+
+/*
+ * Nagle as Linux applies it (Minshall's variant): only a small segment in
+ * flight holds the next small one back; full-sized ones do not.
+ */
+static void test_established_write_nagle_small_after_full_not_held(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 1448, 0), 1448);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 1448);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 1448, 100);
+	h_expect_none(h);
+	done(state);
+}
+
+/* TCP_NODELAY: small writes go at once. */
+static void test_established_write_nodelay_sends_at_once(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(tw_setsockopt(p.s, TW_TCP_NODELAY, 1), 0);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 100);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 100, 100);
+	h_expect_none(h);
+	done(state);
+}
+
+/* TCP_CORK holds partial segments, even on an idle connection, until uncorked. */
+static void test_established_write_cork_holds_partial(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(tw_setsockopt(p.s, TW_TCP_CORK, 1), 0);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	assert_int_equal(app_write(&p, 200, 0), 200);
+	h_expect_none(h);
+	assert_int_equal(tw_setsockopt(p.s, TW_TCP_CORK, 0), 0);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 300);
+	h_expect_none(h);
+	done(state);
+}
+
+/* Corked, full segments still go; the partial tail waits for the uncork. */
+static void test_established_write_cork_full_segments_go(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(tw_setsockopt(p.s, TW_TCP_CORK, 1), 0);
+	assert_int_equal(app_write(&p, 2000, 0), 2000);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1448);
+	h_expect_none(h);
+	peer_ack(&p, p.iss + 1 + 1448);
+	h_expect_none(h);
+	assert_int_equal(tw_setsockopt(p.s, TW_TCP_CORK, 0), 0);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 1448, 552);
+	h_expect_none(h);
+	done(state);
+}
+
+/* MSG_MORE: this write's partial segment waits for the next write. */
+static void test_established_write_msg_more(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 100, TW_MSG_MORE), 100);
+	h_expect_none(h);
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 200);
+	h_expect_none(h);
+	done(state);
+}
+
+/* ------------------------------------------------------ buffers, readiness */
+
+/* SO_SNDBUF bounds what is queued: a partial write, then -EAGAIN, no POLLOUT, until ACKs free room. */
+static void test_established_write_sndbuf_full(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(tw_setsockopt(p.s, TW_SO_SNDBUF, 4096), 0);
+	int v = 0;
+	assert_int_equal(tw_getsockopt(p.s, TW_SO_SNDBUF, &v), 0);
+	assert_int_equal(v, 4096);
+	assert_true(tw_events(p.s) & TW_POLLOUT);
+	assert_int_equal(app_write(&p, 10000, 0), 4096);
+	assert_false(tw_events(p.s) & TW_POLLOUT);
+	assert_int_equal(app_write(&p, 100, 0), -EAGAIN);
+	drain(h);
+	peer_ack(&p, p.iss + 1 + 1448);
+	assert_true(tw_events(p.s) & TW_POLLOUT);
+	assert_int_equal(app_write(&p, 2000, 0), 1448);
+	assert_int_equal(app_write(&p, 1, 0), -EAGAIN);
+	done(state);
+}
+
+static void test_established_read_nothing_eagain(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	uint8_t buf[16];
+	assert_int_equal(tw_recv(p.s, buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(tw_readable(p.s), 0);
+	assert_false(tw_events(p.s) & TW_POLLIN);
+	done(state);
+}
+
+/* Arriving data makes the socket readable (TW_POLLIN, tw_readable) until it is read. */
+static void test_established_data_pollin_and_readable(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 300);
+	p.seq += 300;
+	assert_true(tw_events(p.s) & TW_POLLIN);
+	assert_int_equal(tw_readable(p.s), 300);
+	uint8_t buf[8];
+	assert_int_equal(tw_recv(p.s, buf, sizeof(buf), TW_MSG_PEEK), 8);
+	assert_int_equal(tw_readable(p.s), 300);
+	app_read(&p, 0, 100);
+	assert_int_equal(tw_readable(p.s), 200);
+	assert_true(tw_events(p.s) & TW_POLLIN);
+	app_read(&p, 100, 200);
+	assert_int_equal(tw_readable(p.s), 0);
+	assert_false(tw_events(p.s) & TW_POLLIN);
+	done(state);
+}
+
+struct cb_log {
+	struct tw_sock *s;
+	unsigned calls;
+	unsigned events;
+};
+
+static void on_event(struct tw_sock *s, unsigned events, void *ctx)
+{
+	struct cb_log *log = ctx;
+	log->s = s;
+	log->calls++;
+	log->events = events;
+}
+
+/* The socket callback fires when data arrives, with TW_POLLIN. */
+static void test_established_data_callback_fires(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	struct cb_log log;
+	memset(&log, 0, sizeof(log));
+	tw_set_callback(p.s, on_event, &log);
+	assert_int_equal(log.calls, 0);
+	peer_data(&p, 0, 300);
+	assert_true(log.calls >= 1);
+	assert_ptr_equal(log.s, p.s);
+	assert_true(log.events & TW_POLLIN);
+	unsigned before = log.calls;
+	peer_data(&p, 300, 300);
+	assert_true(log.calls > before);
+	done(state);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_established_write_segments_to_mss_ts, teardown),
+		cmocka_unit_test_teardown(test_established_write_segments_to_mss_no_ts, teardown),
+		cmocka_unit_test_teardown(test_established_write_segments_to_mss_ipv6, teardown),
+		cmocka_unit_test_teardown(test_established_write_segments_to_peer_mss, teardown),
+		cmocka_unit_test_teardown(test_established_write_segments_to_peer_mss_ts, teardown),
+		cmocka_unit_test_teardown(test_established_write_psh_on_last_segment, teardown),
+		cmocka_unit_test_teardown(test_established_write_psh_on_each_write, teardown),
+		cmocka_unit_test_teardown(test_established_write_initial_window_10_segments, teardown),
+		cmocka_unit_test_teardown(test_established_write_initial_window_cfg, teardown),
+		cmocka_unit_test_teardown(test_established_write_limited_by_peer_window, teardown),
+		cmocka_unit_test_teardown(test_established_write_limited_by_scaled_peer_window, teardown),
+		cmocka_unit_test_teardown(test_established_data_window_scaled_in_ack, teardown),
+		cmocka_unit_test_teardown(test_established_data_window_right_edge_never_moves_left, teardown),
+		cmocka_unit_test_teardown(test_established_read_zero_window_few_bytes_stays_closed, teardown),
+		cmocka_unit_test_teardown(test_established_read_zero_window_mss_sends_update, teardown),
+		cmocka_unit_test_teardown(test_established_ack_cumulative, teardown),
+		cmocka_unit_test_teardown(test_established_data_out_of_order_held_with_sack, teardown),
+		cmocka_unit_test_teardown(test_established_data_out_of_order_two_blocks_recent_first, teardown),
+		cmocka_unit_test_teardown(test_established_data_out_of_order_no_sack_unless_negotiated, teardown),
+		cmocka_unit_test_teardown(test_established_data_hole_filled_delivers_all, teardown),
+		cmocka_unit_test_teardown(test_established_data_duplicate_acked_not_delivered, teardown),
+		cmocka_unit_test_teardown(test_established_data_overlap_delivers_new_part, teardown),
+		cmocka_unit_test_teardown(test_established_data_quickack_cfg, teardown),
+		cmocka_unit_test_teardown(test_established_data_quickack_default_16, teardown),
+		cmocka_unit_test_teardown(test_established_data_delack_40ms, teardown),
+		cmocka_unit_test_teardown(test_established_data_delack_second_full_segment_acks_now, teardown),
+		cmocka_unit_test_teardown(test_established_write_nagle_holds_small_write, teardown),
+		cmocka_unit_test_teardown(test_established_write_nagle_small_after_full_not_held, teardown),
+		cmocka_unit_test_teardown(test_established_write_nodelay_sends_at_once, teardown),
+		cmocka_unit_test_teardown(test_established_write_cork_holds_partial, teardown),
+		cmocka_unit_test_teardown(test_established_write_cork_full_segments_go, teardown),
+		cmocka_unit_test_teardown(test_established_write_msg_more, teardown),
+		cmocka_unit_test_teardown(test_established_write_sndbuf_full, teardown),
+		cmocka_unit_test_teardown(test_established_read_nothing_eagain, teardown),
+		cmocka_unit_test_teardown(test_established_data_pollin_and_readable, teardown),
+		cmocka_unit_test_teardown(test_established_data_callback_fires, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
