@@ -227,7 +227,11 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 	l->half_open++;
 	st->stats.passive_opens++;
 
-	/* Data in a SYN is not queued (there is no TFO): the peer sends it again. */
+	/*
+	 * DEVIATION(RFC 9293 3.10.7.2): data in a SYN is not queued for after
+	 * the handshake (there is no Fast Open); the peer sends it again, as
+	 * it does to Linux.
+	 */
 	tcp_send_syn(c);
 	c->rtx_at = st->now + c->rto_us;
 	tcp_timer_update(c);
@@ -762,6 +766,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		return 0;
 
 	trim_to_window(c, s);
+	/*
+	 * DEVIATION(RFC 9293 3.10.7.4 sixth): the urgent pointer is not acted on;
+	 * urgent data arrives inline with the rest (RFC 6093 4 advises new
+	 * applications against it).
+	 */
 	/* Seventh: text, in the states that still receive it. */
 	if (s->t.payload_len && (c->state == TW_ESTABLISHED || c->state == TW_FIN_WAIT_1 ||
 				 c->state == TW_FIN_WAIT_2)) {
