@@ -298,7 +298,8 @@ uint64_t tcp_timers_run(struct tw_stack *st, uint64_t now)
 			if (i == SIZE_MAX)
 				break;
 			size_t dist = (i - start) & WHEEL_MASK;
-			if (dist >= span)
+			/* Past the ticks due, or wrapped round to a slot already run (its timers are for a later turn). */
+			if (dist >= span || dist < visited)
 				break;
 			visited = dist + 1;
 			run_slot(st, i, now_tick);
