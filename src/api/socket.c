@@ -253,7 +253,7 @@ long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags)
 
 	if (c->flags & TF_LISTENER)
 		return -ENOTCONN;
-	if (sb && sb->rcv.len && !(c->flags & TF_RD_SHUT)) {
+	if (sb && sb->rcv.len) {
 		if (len && !buf)
 			return -EFAULT;
 		uint32_t n = sb->rcv.len < len ? sb->rcv.len : (uint32_t)len;

@@ -54,7 +54,12 @@ static bool config_valid(const struct tw_stack_config *cfg)
 		if (f == TW_AF_INET6 && cfg->mtu < 1280)
 			return false;
 	}
-	if (cfg->min_snd_mss < 8 || cfg->min_snd_mss > cfg->mtu - 40 || cfg->init_cwnd == 0)
+	/* Linux's floor for the MSS is 48: room for the 12 bytes of timestamps and some data. */
+	if (cfg->min_snd_mss < 48 || cfg->min_snd_mss > cfg->mtu - 40 || cfg->init_cwnd == 0)
+		return false;
+	/* Counters of retransmissions and quick ACKs are 8 bits wide. */
+	if (cfg->syn_retries > 127 || cfg->synack_retries > 127 || cfg->data_retries > 127 ||
+	    cfg->quickack_segs > 255 || cfg->keepalive_probes > 127)
 		return false;
 	if (cfg->rcvbuf < 1 || cfg->sndbuf < 1 || cfg->rcvbuf > (1u << 30) || cfg->sndbuf > (1u << 30))
 		return false;
@@ -145,12 +150,17 @@ int tw_input(struct tw_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
 	set_now(st, now);
 	if (!pkt)
 		return -TW_DROP_MALFORMED;
-	return tcp_input(st, pkt, len);
+	int r = tcp_input(st, pkt, len);
+	tcp_notify_flush(st);
+	return r;
 }
 
 uint64_t tw_poll(struct tw_stack *st, uint64_t now)
 {
 	set_now(st, now);
+	tcp_timers_run(st, st->now);
+	tcp_notify_flush(st);
+	/* The deadline after the callbacks, which may have armed new timers. */
 	return tcp_timers_run(st, st->now);
 }
 

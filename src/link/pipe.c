@@ -7,9 +7,11 @@
  * exactly. A decision whose probability is 0 draws nothing, so an unimpaired
  * direction leaves the generator, and with it the other direction, alone.
  *
- * The queue is a binary min-heap keyed by (due time, sequence number given at
- * enqueue): equal due times pop in the order they were sent, whatever the
- * heap's shape. Packets live in buffers taken from a free list and given back
+ * Packets are ordered by (due time, sequence number given at enqueue): equal
+ * due times pop in the order they were sent. A packet due no earlier than
+ * the last one queued (the usual case: a fixed delay) joins a FIFO and pops
+ * in O(1); one that overtakes (jitter, reordering) goes to a binary min-heap
+ * beside it, and pop takes the earlier head of the two. Packets live in buffers taken from a free list and given back
  * once delivered, so after warm-up neither send nor pop allocates.
  */
 #include <stdlib.h>
@@ -27,11 +29,19 @@ struct pipe_pkt {
 	int dir;
 };
 
+struct heap_ent {
+	uint64_t due, seq;
+	struct pipe_pkt *k;
+};
+
 struct link_pipe {
 	uint64_t rng[4];            /* xoshiro256** state */
 	struct tw_impairment imp[2];
 	struct tw_pipe_stats stats[2];
-	struct pipe_pkt **heap;     /* min-heap of queued packets */
+	struct heap_ent *heap;      /* min-heap of queued packets */
+	struct pipe_pkt **fifo;     /* packets sent in due order: a ring */
+	size_t fhead, flen, fcap;
+	uint64_t ftail_due;
 	size_t n, cap;
 	uint64_t next_seq;
 	struct pipe_pkt *free_list;
@@ -178,7 +188,7 @@ static bool decide(uint64_t s[4], const struct tw_impairment *imp, size_t len, u
 
 /* --------------------------------------------------------------------- heap */
 
-static bool before(const struct pipe_pkt *a, const struct pipe_pkt *b)
+static bool before(const struct heap_ent *a, const struct heap_ent *b)
 {
 	if (a->due != b->due)
 		return a->due < b->due;
@@ -193,7 +203,7 @@ static bool heap_reserve(struct link_pipe *p)
 	size_t cap = p->cap ? p->cap * 2 : 16;
 	if (cap > SIZE_MAX / sizeof(*p->heap))
 		return false;
-	struct pipe_pkt **heap = realloc(p->heap, cap * sizeof(*heap));
+	struct heap_ent *heap = realloc(p->heap, cap * sizeof(*heap));
 	if (!heap)
 		return false;
 	p->heap = heap;
@@ -207,30 +217,30 @@ static void heap_push(struct link_pipe *p, struct pipe_pkt *k)
 	size_t i = p->n++;
 
 	k->seq = p->next_seq++;
+	struct heap_ent e = { k->due, k->seq, k };
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
-		if (!before(k, p->heap[parent]))
+		if (!before(&e, &p->heap[parent]))
 			break;
 		p->heap[i] = p->heap[parent];
 		i = parent;
 	}
-	p->heap[i] = k;
+	p->heap[i] = e;
 }
 
 static struct pipe_pkt *heap_pop(struct link_pipe *p)
 {
-	struct pipe_pkt *top = p->heap[0];
-	struct pipe_pkt *last = p->heap[--p->n];
+	struct pipe_pkt *top = p->heap[0].k;
+	struct heap_ent last = p->heap[--p->n];
 	size_t i = 0;
 
-	/* Sift the last packet down from the root into the hole. */
 	for (;;) {
 		size_t child = 2 * i + 1;
 		if (child >= p->n)
 			break;
-		if (child + 1 < p->n && before(p->heap[child + 1], p->heap[child]))
+		if (child + 1 < p->n && before(&p->heap[child + 1], &p->heap[child]))
 			child++;
-		if (!before(p->heap[child], last))
+		if (!before(&p->heap[child], &last))
 			break;
 		p->heap[i] = p->heap[child];
 		i = child;
@@ -281,16 +291,43 @@ static void pkt_free(struct pipe_pkt *k)
 }
 
 /* A copy of `bytes` queued in `dir` at `due`; NULL on no memory. */
+static bool fifo_push(struct link_pipe *p, struct pipe_pkt *k)
+{
+	if (p->flen && k->due < p->ftail_due)
+		return false;
+	if (p->flen == p->fcap) {
+		size_t cap = p->fcap ? p->fcap * 2 : 64;
+		struct pipe_pkt **f = malloc(cap * sizeof(*f));
+		if (!f)
+			return false;
+		for (size_t i = 0; i < p->flen; i++)
+			f[i] = p->fifo[(p->fhead + i) % p->fcap];
+		free(p->fifo);
+		p->fifo = f;
+		p->fcap = cap;
+		p->fhead = 0;
+	}
+	k->seq = p->next_seq++;
+	p->fifo[(p->fhead + p->flen) % p->fcap] = k;
+	p->flen++;
+	p->ftail_due = k->due;
+	return true;
+}
+
 static struct pipe_pkt *enqueue(struct link_pipe *p, int dir, const uint8_t *bytes, size_t len,
 				uint64_t due)
 {
-	if (!heap_reserve(p))
-		return NULL;
 	struct pipe_pkt *k = pkt_take(p, bytes, len);
 	if (!k)
 		return NULL;
 	k->due = due;
 	k->dir = dir;
+	if (fifo_push(p, k))
+		return k;
+	if (!heap_reserve(p)) {
+		pkt_release(p, k);
+		return NULL;
+	}
 	heap_push(p, k);
 	return k;
 }
@@ -323,7 +360,7 @@ void link_pipe_free(struct link_pipe *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->n; i++)
-		pkt_free(p->heap[i]);
+		pkt_free(p->heap[i].k);
 	while (p->free_list) {
 		struct pipe_pkt *k = p->free_list;
 		p->free_list = k->next;
@@ -331,6 +368,9 @@ void link_pipe_free(struct link_pipe *p)
 	}
 	if (p->current)
 		pkt_free(p->current);
+	for (size_t i = 0; i < p->flen; i++)
+		pkt_free(p->fifo[(p->fhead + i) % p->fcap]);
+	free(p->fifo);
 	free(p->heap);
 	free(p);
 }
@@ -373,7 +413,9 @@ bool link_pipe_send(struct link_pipe *p, int dir, const uint8_t *pkt, size_t len
 
 uint64_t link_pipe_next_due(const struct link_pipe *p)
 {
-	return p->n > 0 ? p->heap[0]->due : UINT64_MAX;
+	uint64_t h = p->n > 0 ? p->heap[0].due : UINT64_MAX;
+	uint64_t f = p->flen ? p->fifo[p->fhead]->due : UINT64_MAX;
+	return h < f ? h : f;
 }
 
 bool link_pipe_pop(struct link_pipe *p, uint64_t now, int *dir, const uint8_t **pkt, size_t *len)
@@ -386,9 +428,19 @@ bool link_pipe_pop(struct link_pipe *p, uint64_t now, int *dir, const uint8_t **
 		pkt_release(p, p->current);
 		p->current = NULL;
 	}
-	if (p->n == 0 || p->heap[0]->due > now)
-		return false;
-	struct pipe_pkt *k = heap_pop(p);
+	struct pipe_pkt *k;
+	struct pipe_pkt *f = p->flen ? p->fifo[p->fhead] : NULL;
+	if (p->n && (!f || p->heap[0].due < f->due || (p->heap[0].due == f->due && p->heap[0].seq < f->seq))) {
+		if (p->heap[0].due > now)
+			return false;
+		k = heap_pop(p);
+	} else {
+		if (!f || f->due > now)
+			return false;
+		k = f;
+		p->fhead = (p->fhead + 1) % p->fcap;
+		p->flen--;
+	}
 	p->current = k;
 	p->stats[k->dir].delivered++;
 	*dir = k->dir;

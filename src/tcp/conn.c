@@ -13,6 +13,8 @@
 
 #define FREE_CONNS_MAX 4096u   /* recycled control blocks kept for reuse */
 
+static void notify_unqueue(struct tcp_sockbuf *sb);
+
 struct tcp_conn *tcp_conn_new(struct tw_stack *st)
 {
 	if (st->stats.conns >= st->cfg.max_conns)
@@ -91,6 +93,7 @@ void tcp_sockbuf_free(struct tcp_sockbuf *sb)
 	if (!sb)
 		return;
 	struct tw_stack *st = sb->owner->stack;
+	notify_unqueue(sb);
 	if (sb->prev)
 		sb->prev->next = sb->next;
 	else
@@ -131,11 +134,10 @@ void tcp_stack_free_all(struct tw_stack *st)
 
 /* ------------------------------------------------------------ 4-tuple table */
 
-static uint32_t bucket_of(const struct tw_stack *st, uint8_t family, const uint8_t *laddr,
-			  uint16_t lport, const uint8_t *raddr, uint16_t rport)
+static uint32_t tuple_hash32(const struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport,
+			    const uint8_t *raddr, uint16_t rport)
 {
-	return (uint32_t)tcp_tuple_hash(st, TCP_HASH_TABLE, family, laddr, lport, raddr, rport) &
-	       st->table_mask;
+	return (uint32_t)tcp_tuple_hash(st, TCP_HASH_TABLE, family, laddr, lport, raddr, rport);
 }
 
 static void table_grow(struct tw_stack *st)
@@ -152,7 +154,7 @@ static void table_grow(struct tw_stack *st)
 	for (uint32_t i = 0; i < old_n; i++) {
 		for (struct tcp_conn *c = old[i], *next; c; c = next) {
 			next = c->hash_next;
-			uint32_t b = bucket_of(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
+			uint32_t b = c->hash & st->table_mask;
 			c->hash_next = t[b];
 			t[b] = c;
 		}
@@ -165,7 +167,8 @@ void tcp_hash_insert(struct tcp_conn *c)
 	struct tw_stack *st = c->stack;
 	if (st->table_count >= st->table_mask + 1)
 		table_grow(st);
-	uint32_t b = bucket_of(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
+	c->hash = tuple_hash32(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
+	uint32_t b = c->hash & st->table_mask;
 	c->hash_next = st->table[b];
 	st->table[b] = c;
 	st->table_count++;
@@ -174,8 +177,7 @@ void tcp_hash_insert(struct tcp_conn *c)
 void tcp_hash_remove(struct tcp_conn *c)
 {
 	struct tw_stack *st = c->stack;
-	uint32_t b = bucket_of(st, c->family, c->laddr, c->lport, c->raddr, c->rport);
-	for (struct tcp_conn **pp = &st->table[b]; *pp; pp = &(*pp)->hash_next) {
+	for (struct tcp_conn **pp = &st->table[c->hash & st->table_mask]; *pp; pp = &(*pp)->hash_next) {
 		if (*pp == c) {
 			*pp = c->hash_next;
 			c->hash_next = NULL;
@@ -196,9 +198,9 @@ static bool tuple_eq(const struct tcp_conn *c, uint8_t family, const uint8_t *la
 struct tcp_conn *tcp_hash_lookup(struct tw_stack *st, uint8_t family, const uint8_t *laddr,
 				 uint16_t lport, const uint8_t *raddr, uint16_t rport)
 {
-	uint32_t b = bucket_of(st, family, laddr, lport, raddr, rport);
-	for (struct tcp_conn *c = st->table[b]; c; c = c->hash_next)
-		if (tuple_eq(c, family, laddr, lport, raddr, rport))
+	uint32_t h = tuple_hash32(st, family, laddr, lport, raddr, rport);
+	for (struct tcp_conn *c = st->table[h & st->table_mask]; c; c = c->hash_next)
+		if (c->hash == h && tuple_eq(c, family, laddr, lport, raddr, rport))
 			return c;
 	return NULL;
 }
@@ -315,22 +317,64 @@ unsigned tcp_events(const struct tcp_conn *c)
 	return ev;
 }
 
-/* Tells the application that readiness may have changed, once per change. */
+/*
+ * Notes that a socket's readiness may have changed. The application hears of
+ * it from tcp_notify_flush, at the end of tw_input or tw_poll: never from
+ * inside the engine, where a callback that closed a socket would pull a
+ * connection from under the code still working on it.
+ */
 void tcp_notify(struct tcp_conn *c)
 {
-	struct tcp_sockbuf *sb = c->sb;
 	struct tcp_conn *target = c;
-
 	if (c->parent && (c->flags & TF_IN_ACCEPTQ))
 		target = c->parent;    /* a new connection readies its listener */
-	sb = target->sb;
+	struct tcp_sockbuf *sb = target->sb;
 	if (!sb || !sb->cb || (target->flags & TF_ORPHAN))
 		return;
-	unsigned ev = tcp_events(target);
-	if (ev == sb->last_events && target == c && !(ev & TW_POLLIN))
+	sb->changed = true;       /* new data counts even if the events read the same */
+	if (sb->notify_queued)
 		return;
-	sb->last_events = ev;
-	sb->cb((struct tw_sock *)target, ev, sb->cb_ctx);
+	struct tw_stack *st = c->stack;
+	sb->notify_queued = true;
+	sb->notify_next = st->notify;
+	st->notify = sb;
+}
+
+static void notify_unqueue(struct tcp_sockbuf *sb)
+{
+	struct tw_stack *st = sb->owner->stack;
+	if (!sb->notify_queued)
+		return;
+	for (struct tcp_sockbuf **pp = &st->notify; *pp; pp = &(*pp)->notify_next) {
+		if (*pp == sb) {
+			*pp = sb->notify_next;
+			break;
+		}
+	}
+	sb->notify_queued = false;
+}
+
+/*
+ * Runs the callbacks queued by tcp_notify. Each socket leaves the queue
+ * before its callback runs, so a callback may call any tw_* function,
+ * closing sockets (which leave the queue) or making new ones.
+ */
+void tcp_notify_flush(struct tw_stack *st)
+{
+	while (st->notify) {
+		struct tcp_sockbuf *sb = st->notify;
+		st->notify = sb->notify_next;
+		sb->notify_queued = false;
+		struct tcp_conn *c = sb->owner;
+		if (!sb->cb || (c->flags & TF_ORPHAN))
+			continue;
+		unsigned ev = tcp_events(c);
+		if (ev == sb->last_events && !sb->changed)
+			continue;
+		sb->last_events = ev;
+		sb->changed = false;
+		sb->cb((struct tw_sock *)c, ev, sb->cb_ctx);
+	}
 }
 
 static void unlink_from_parent(struct tcp_conn *c)

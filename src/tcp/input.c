@@ -44,6 +44,19 @@ static bool oow_rate_limited(struct tcp_conn *c)
 	return false;
 }
 
+/*
+ * The ACK owed for a segment that is dropped (out of window, PAWS, TIME-WAIT).
+ * Like Linux's tcp_oow_rate_limited: a segment that occupies sequence space
+ * (data or FIN, without SYN) is always answered, since it is no ACK loop;
+ * others are limited per connection.
+ */
+static void oow_ack(struct tcp_conn *c, const struct seg_in *s)
+{
+	bool occupies = (s->t.payload_len || has_flag(s, WIRE_TCP_FIN)) && !has_flag(s, WIRE_TCP_SYN);
+	if (occupies || !oow_rate_limited(c))
+		tcp_send_ack(c);
+}
+
 static void challenge_ack(struct tcp_conn *c)
 {
 	if (oow_rate_limited(c))
@@ -84,7 +97,6 @@ static void negotiate(struct tcp_conn *c, const struct seg_in *s)
 		c->flags &= (uint16_t)~TF_TS;
 	} else if (c->flags & TF_TS) {
 		c->ts_recent = o->ts_val;
-		c->ts_recent_age = (uint32_t)(c->stack->now / 1000000);
 	}
 	if ((o->has & WIRE_HAS_WSCALE) && (c->flags & TF_WSCALE)) {
 		/* RFC 7323 2.3: a shift over 14 is used as 14. */
@@ -150,6 +162,8 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 		c->rto_us = syn_resent && c->stack->cfg.rto_initial_us < 3000000 ? 3000000
 									  : c->stack->cfg.rto_initial_us;
 	tcp_cc_init(c);
+	if (syn_resent)
+		c->cwnd = c->snd_mss;   /* RFC 5681 3.1, RFC 6928 2: IW is one segment after a lost SYN or SYN-ACK */
 	c->recover = c->iss;
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
 	tcp_set_state(c, TW_ESTABLISHED);
@@ -214,8 +228,7 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 	/* RFC 9293 3.10.7.2: RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ; choose ISS. */
 	c->irs = s->t.seq;
 	c->rcv.nxt = s->t.seq + 1;
-	c->iss = forced_iss ? forced_iss : tcp_isn(st, c);
-	c->ts_offset = tcp_ts_offset(st, c);
+	tcp_choose_isn(st, c, forced_iss);
 	c->snd.una = c->iss;
 	c->snd.nxt = c->iss;
 	c->snd.max = c->iss;
@@ -251,8 +264,8 @@ static int listen_input(struct tcp_conn *l, const struct seg_in *s)
 		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
 		return drop(st, TW_DROP_INVALID);
 	}
-	/* Third, check for a SYN. */
-	if (has_flag(s, WIRE_TCP_SYN))
+	/* Third, check for a SYN; one with FIN is discarded, as Linux does (no valid stack sends it). */
+	if (has_flag(s, WIRE_TCP_SYN) && !has_flag(s, WIRE_TCP_FIN))
 		return listen_syn(l, s, 0);
 	/* Fourth, other control or text: drop. */
 	return drop(st, TW_DROP_INVALID);
@@ -353,8 +366,10 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 		return drop(st, TW_DROP_INVALID);
 	if (paws_reject || has_flag(s, WIRE_TCP_ACK))
 		tcp_enter_time_wait(c);
-	if (!oow_rate_limited(c))
-		tcp_send_ack(c);
+	if (has_flag(s, WIRE_TCP_SYN))
+		tcp_send_ack(c);   /* Linux's TCP_TW_ACK for a SYN no listener takes: not limited */
+	else
+		oow_ack(c, s);
 	return 0;
 }
 
@@ -370,10 +385,15 @@ static bool acceptable(const struct tcp_conn *c, const struct seg_in *s)
 {
 	uint32_t wnd = rcv_wnd(c), nxt = c->rcv.nxt, seq = s->t.seq;
 
-	if (s->len == 0)
-		return wnd == 0 ? seq == nxt : seq_in(seq, nxt, nxt + wnd);
+	/*
+	 * With a zero window RFC 9293 asks for "special allowance ... to accept
+	 * valid ACKs": a segment at RCV.NXT is taken for its ACK and FIN, its
+	 * data cut by trim_to_window (as Linux).
+	 */
 	if (wnd == 0)
-		return false;
+		return seq == nxt;
+	if (s->len == 0)
+		return seq_in(seq, nxt, nxt + wnd);
 	return seq_in(seq, nxt, nxt + wnd) || seq_in(seq + s->len - 1, nxt, nxt + wnd);
 }
 
@@ -610,7 +630,7 @@ static bool receive_fin(struct tcp_conn *c)
 	return true;
 }
 
-static void trim_to_window(const struct tcp_conn *c, struct seg_in *s)
+static void trim_to_window(struct tcp_conn *c, struct seg_in *s)
 {
 	uint32_t nxt = c->rcv.nxt;
 	if (seq_lt(s->t.seq, nxt)) {
@@ -629,9 +649,10 @@ static void trim_to_window(const struct tcp_conn *c, struct seg_in *s)
 	}
 	uint32_t room = seq_gt(c->rcv.adv, s->t.seq) ? c->rcv.adv - s->t.seq : 0;
 	if (s->t.payload_len > room) {
-		/* Beyond the window: cut, and the FIN with it. */
+		/* Beyond the window: cut, and the FIN with it; the ACK tells the sender our window. */
 		s->t.payload_len = room;
 		s->t.flags &= (uint8_t)~WIRE_TCP_FIN;
+		c->flags |= TF_ACK_NOW;
 	}
 	s->len = wire_tcp_seg_len(&s->t);
 }
@@ -689,8 +710,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 
 	/* A duplicate of the peer's SYN in SYN-RECEIVED: send the SYN-ACK again (as Linux). */
 	if (c->state == TW_SYN_RECEIVED && syn && !rst && !has_flag(s, WIRE_TCP_ACK) && s->t.seq == c->irs) {
-		if (!oow_rate_limited(c))
+		if (!oow_rate_limited(c)) {
 			tcp_send_syn(c);
+			if (c->backoff < 255)
+				c->backoff++;   /* sent twice: no RTT sample from it (Karn), as Linux's num_retrans */
+		}
 		return 0;
 	}
 	/* Simultaneous open: the peer's SYN-ACK completes it (as Linux). */
@@ -710,30 +734,20 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	 * duplicate: ACK it (unless RST) and drop it.
 	 */
 	if (has_ts && !rst && seq_lt(s->t.opt.ts_val, c->ts_recent)) {
-		tcp_send_ack(c);
+		oow_ack(c, s);
 		return drop(st, TW_DROP_INVALID);
 	}
 	/* First: is the segment acceptable? If not, ACK it (unless RST) and drop it. */
 	if (!acceptable(c, s)) {
 		if (!rst) {
-			if (syn || s->t.payload_len == 0) {
-				if (syn)
-					st->stats.challenge_acks++;
-				if (!oow_rate_limited(c))
-					tcp_send_ack(c);
-			} else {
-				tcp_send_ack(c);
-			}
+			if (syn)
+				st->stats.challenge_acks++;
+			oow_ack(c, s);
 		}
 		return drop(st, TW_DROP_INVALID);
 	}
 	if (c->sb && c->sb->keepalive)
 		tcp_keepalive_rearm(c);   /* the peer is there: idle time starts again */
-	/* RFC 7323 4.3: remember the timestamp of the segment that reaches Last.ACK.sent. */
-	if (has_ts && seq_leq(s->t.seq, c->rcv.ack_sent)) {
-		c->ts_recent = s->t.opt.ts_val;
-		c->ts_recent_age = (uint32_t)(st->now / 1000000);
-	}
 	/*
 	 * Second: RST. RFC 5961 3.2: only a RST at exactly RCV.NXT resets; any
 	 * other in-window RST is answered with a challenge ACK.
@@ -764,6 +778,14 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	}
 	if (!process_ack(c, s))
 		return 0;
+	/*
+	 * RFC 7323 4.3: remember the timestamp of the segment that reaches
+	 * Last.ACK.sent; only once its ACK was accepted, so a segment RFC 5961
+	 * drops cannot plant a future TSval that PAWS would then hold against
+	 * the real peer (Linux's tcp_replace_ts_recent after tcp_ack).
+	 */
+	if (has_ts && seq_leq(s->t.seq, c->rcv.ack_sent))
+		c->ts_recent = s->t.opt.ts_val;
 
 	trim_to_window(c, s);
 	/*
@@ -775,8 +797,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	if (s->t.payload_len && (c->state == TW_ESTABLISHED || c->state == TW_FIN_WAIT_1 ||
 				 c->state == TW_FIN_WAIT_2)) {
 		if (c->flags & TF_RD_SHUT && c->flags & TF_ORPHAN) {
-			/* Data for a closed socket: nobody will read it (RFC 9293 3.10.7.4; Linux resets). */
-			tcp_send_rst_for(c);
+			/*
+			 * Data for a closed socket: nobody will read it. Linux resets
+			 * (TCP_ABORT_ON_DATA) with the answer to the segment, [R] seq=SEG.ACK.
+			 */
+			tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
 			st->stats.conns_reset++;
 			tcp_conn_done(c, 0);
 			return 0;

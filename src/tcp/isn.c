@@ -1,8 +1,9 @@
 /*
  * Numbers an off-path attacker must not guess: ISNs (RFC 6528), timestamp
- * offsets (RFC 7323 7.1), and the keys of the connection table. Each is a
- * SipHash-2-4 of the serialized 4-tuple under the stack's secret, with a
- * different first byte for each use so one value tells nothing of another.
+ * offsets (RFC 7323 7.1), ephemeral ports (RFC 6056) and the keys of the
+ * connection table. Each is a SipHash-2-4 of the serialized 4-tuple under
+ * the stack's secret, with a different first byte for each use so one value
+ * tells nothing of another.
  */
 #include <string.h>
 
@@ -24,27 +25,24 @@ uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_
 	wire_put16(msg + n, lport);
 	wire_put16(msg + n + 2, rport);
 	n += 4;
+	if (use == TCP_HASH_TABLE)
+		return tcp_siphash13(st->cfg.secret, msg, n);
 	return tcp_siphash24(st->cfg.secret, msg, n);
 }
 
-uint32_t tcp_isn(const struct tw_stack *st, const struct tcp_conn *c)
+void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forced_iss)
 {
 	/*
+	 * One SipHash-2-4 of the serialized 4-tuple under the secret gives two
+	 * independent 32-bit halves: F for the ISN, and the timestamp offset.
+	 *
 	 * RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport,
 	 * secretkey), where M is a timer that ticks every 4 microseconds.
-	 */
-	uint32_t m = (uint32_t)(st->now / 4);
-	uint32_t f = (uint32_t)tcp_tuple_hash(st, TCP_HASH_ISN, c->family, c->laddr, c->lport,
-					      c->raddr, c->rport);
-	return m + f;
-}
-
-uint32_t tcp_ts_offset(const struct tw_stack *st, const struct tcp_conn *c)
-{
-	/*
 	 * RFC 7323 7.1: a random offset per connection keeps TSval from
 	 * revealing the host's clock or uptime.
 	 */
-	return (uint32_t)tcp_tuple_hash(st, TCP_HASH_TS, c->family, c->laddr, c->lport, c->raddr,
-					c->rport);
+	uint64_t h = tcp_tuple_hash(st, TCP_HASH_ISN, c->family, c->laddr, c->lport, c->raddr, c->rport);
+	uint32_t m = (uint32_t)(st->now / 4);
+	c->iss = forced_iss ? forced_iss : m + (uint32_t)h;
+	c->ts_offset = (uint32_t)(h >> 32);
 }

@@ -10,11 +10,8 @@
 
 /* What a segment carries; `data_len` bytes from the send ring at `data_off`. */
 struct seg_out {
-	uint8_t flags;
-	uint32_t seq, ack;
-	uint16_t wnd;
 	uint32_t data_off, data_len;
-	struct wire_tcp_opts opt;
+	struct wire_tcp t;          /* built in place: the options are not copied again */
 };
 
 uint32_t tcp_ts_now(const struct tcp_conn *c)
@@ -144,6 +141,16 @@ static void established_options(const struct tcp_conn *c, struct wire_tcp_opts *
 	}
 }
 
+/* Bytes the SACK option (with its two NOPs) would take on a segment now. */
+static uint32_t sack_option_bytes(const struct tcp_conn *c)
+{
+	if (!(c->flags & TF_SACK) || !c->sb || !c->sb->n_ooo)
+		return 0;
+	uint32_t max = c->flags & TF_TS ? 3 : 4;
+	uint32_t n = c->sb->n_ooo < max ? c->sb->n_ooo : max;
+	return 4 + 8 * n;
+}
+
 /* --------------------------------------------------------------- emitting */
 
 static size_t put_ip_header(const struct tcp_conn *c, uint8_t *buf, size_t tcp_len)
@@ -169,32 +176,35 @@ static void emit(struct tcp_conn *c, struct seg_out *seg)
 {
 	struct tw_stack *st = c->stack;
 	size_t ip_len = c->family == TW_AF_INET ? 20 : WIRE_IPV6_HDR_LEN;
-	size_t opt_len = wire_tcp_opts_size(&seg->opt);
+	size_t opt_len = wire_tcp_opts_size(&seg->t.opt);
 	uint8_t *tcp = st->out + ip_len;
 
-	struct wire_tcp t = {
-		.sport = c->lport, .dport = c->rport, .seq = seg->seq, .ack = seg->ack,
-		.flags = seg->flags, .wnd = seg->wnd, .opt = seg->opt,
-	};
+	struct wire_tcp *t = &seg->t;
+	t->sport = c->lport;
+	t->dport = c->rport;
+	t->payload = NULL;
+	t->payload_len = 0;
+	if (ip_len + WIRE_TCP_HDR_MIN + opt_len + seg->data_len > st->out_cap)
+		return;   /* cannot happen with a valid config; never write past the buffer */
 	if (seg->data_len) {
 		/* The payload goes straight to its place in the packet. */
 		uint8_t *payload = tcp + WIRE_TCP_HDR_MIN + opt_len;
 		tcp_ring_read_at(&c->sb->snd, seg->data_off, payload, seg->data_len);
-		t.payload = payload;
-		t.payload_len = seg->data_len;
+		t->payload = payload;
+		t->payload_len = seg->data_len;
 	}
 	struct wire_pseudo ph = { .family = c->family, .proto = WIRE_PROTO_TCP };
 	memcpy(ph.src, c->laddr, tcp_addr_len(c->family));
 	memcpy(ph.dst, c->raddr, tcp_addr_len(c->family));
-	size_t tcp_len = wire_tcp_emit(&t, tcp, st->out_cap - ip_len, &ph);
+	size_t tcp_len = wire_tcp_emit(t, tcp, st->out_cap - ip_len, &ph);
 	if (!tcp_len || put_ip_header(c, st->out, tcp_len) != ip_len)
 		return;
 	st->stats.out_segs++;
-	if (seg->flags & WIRE_TCP_RST)
+	if (seg->t.flags & WIRE_TCP_RST)
 		st->stats.out_rsts++;
-	if (seg->flags & WIRE_TCP_ACK) {
+	if (seg->t.flags & WIRE_TCP_ACK) {
 		/* Every segment with ACK acknowledges all received so far. */
-		c->rcv.ack_sent = seg->ack;
+		c->rcv.ack_sent = seg->t.ack;
 		c->flags &= (uint16_t)~(TF_ACK_NOW | TF_ACK_DELAYED);
 		c->delack_at = 0;
 	}
@@ -204,10 +214,10 @@ static void emit(struct tcp_conn *c, struct seg_out *seg)
 
 static void seg_init(struct tcp_conn *c, struct seg_out *seg, uint8_t flags, uint32_t seq)
 {
-	memset(seg, 0, offsetof(struct seg_out, opt));
-	seg->flags = flags;
-	seg->seq = seq;
-	seg->ack = flags & WIRE_TCP_ACK ? c->rcv.nxt : 0;
+	memset(seg, 0, offsetof(struct seg_out, t) + offsetof(struct wire_tcp, opt));
+	seg->t.flags = flags;
+	seg->t.seq = seq;
+	seg->t.ack = flags & WIRE_TCP_ACK ? c->rcv.nxt : 0;
 }
 
 void tcp_send_syn(struct tcp_conn *c)
@@ -216,8 +226,8 @@ void tcp_send_syn(struct tcp_conn *c)
 	bool synack = c->state == TW_SYN_RECEIVED;
 
 	seg_init(c, &seg, synack ? WIRE_TCP_SYN | WIRE_TCP_ACK : WIRE_TCP_SYN, c->iss);
-	syn_options(c, &seg.opt);
-	seg.wnd = tcp_wnd_field(c, true);
+	syn_options(c, &seg.t.opt);
+	seg.t.wnd = tcp_wnd_field(c, true);
 	c->rtt_start_us = (uint32_t)c->stack->now;   /* the handshake's RTT, if sent once */
 	emit(c, &seg);
 	if (seq_gt(c->iss + 1, c->snd.max))
@@ -234,8 +244,8 @@ void tcp_send_ack(struct tcp_conn *c)
 {
 	struct seg_out seg;
 	seg_init(c, &seg, WIRE_TCP_ACK, c->snd.max);
-	established_options(c, &seg.opt, true);
-	seg.wnd = tcp_wnd_field(c, false);
+	established_options(c, &seg.t.opt, true);
+	seg.t.wnd = tcp_wnd_field(c, false);
 	emit(c, &seg);
 }
 
@@ -244,8 +254,8 @@ void tcp_send_rst_for(struct tcp_conn *c)
 	/* RFC 9293 3.10.4 (ABORT) and 3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>. */
 	struct seg_out seg;
 	seg_init(c, &seg, WIRE_TCP_RST | WIRE_TCP_ACK, c->snd.max);
-	established_options(c, &seg.opt, false);
-	seg.wnd = tcp_wnd_field(c, false);
+	established_options(c, &seg.t.opt, false);
+	seg.t.wnd = tcp_wnd_field(c, false);
 	emit(c, &seg);
 }
 
@@ -258,8 +268,8 @@ void tcp_send_probe(struct tcp_conn *c)
 	 */
 	struct seg_out seg;
 	seg_init(c, &seg, WIRE_TCP_ACK, c->snd.una - 1);
-	established_options(c, &seg.opt, false);
-	seg.wnd = tcp_wnd_field(c, false);
+	established_options(c, &seg.t.opt, false);
+	seg.t.wnd = tcp_wnd_field(c, false);
 	emit(c, &seg);
 }
 
@@ -270,6 +280,7 @@ void tcp_send_probe(struct tcp_conn *c)
  */
 static void send_data(struct tcp_conn *c, uint32_t len, bool fin);
 static bool can_send_data(const struct tcp_conn *c);
+static bool fin_pending(const struct tcp_conn *c);
 
 bool tcp_send_persist(struct tcp_conn *c)
 {
@@ -281,7 +292,11 @@ bool tcp_send_persist(struct tcp_conn *c)
 		if (len > room)
 			len = room;
 		if (len) {
-			send_data(c, len, (c->flags & TF_FIN_QUEUED) && len == avail);
+			send_data(c, len, (c->flags & TF_FIN_QUEUED) && len == avail && len < room);
+			return true;
+		}
+		if (!avail && room && fin_pending(c)) {
+			send_data(c, 0, true);
 			return true;
 		}
 	}
@@ -303,16 +318,16 @@ void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, co
 	tmp.rport = in->sport;
 
 	struct seg_out seg;
-	memset(&seg, 0, offsetof(struct seg_out, opt));
-	memset(&seg.opt, 0, offsetof(struct wire_tcp_opts, list));
+	memset(&seg, 0, offsetof(struct seg_out, t) + offsetof(struct wire_tcp, opt));
+	memset(&seg.t.opt, 0, offsetof(struct wire_tcp_opts, list));
 	if (in->flags & WIRE_TCP_ACK) {
 		/* If the ACK bit is on: <SEQ=SEG.ACK><CTL=RST>. */
-		seg.flags = WIRE_TCP_RST;
-		seg.seq = in->ack;
+		seg.t.flags = WIRE_TCP_RST;
+		seg.t.seq = in->ack;
 	} else {
 		/* Otherwise: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SYN and FIN counting one each. */
-		seg.flags = WIRE_TCP_RST | WIRE_TCP_ACK;
-		seg.ack = in->seq + wire_tcp_seg_len(in);
+		seg.t.flags = WIRE_TCP_RST | WIRE_TCP_ACK;
+		seg.t.ack = in->seq + wire_tcp_seg_len(in);
 	}
 	emit(&tmp, &seg);
 }
@@ -349,11 +364,12 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 	seg.data_len = len;
 	/* Like Linux: PSH on the segment that empties what the application wrote. */
 	if (len && off + len == c->sb->snd.len)
-		seg.flags |= WIRE_TCP_PSH;
+		seg.t.flags |= WIRE_TCP_PSH;
 	if (fin)
-		seg.flags |= WIRE_TCP_FIN;
-	established_options(c, &seg.opt, true);
-	seg.wnd = tcp_wnd_field(c, false);
+		seg.t.flags |= WIRE_TCP_FIN;
+	/* SACK blocks ride on a data segment only where they fit within the MSS (no packet over the MTU). */
+	established_options(c, &seg.t.opt, len + sack_option_bytes(c) <= c->snd_mss);
+	seg.t.wnd = tcp_wnd_field(c, false);
 	emit(c, &seg);
 
 	/* RFC 6298 / Karn: time one segment per RTT, never a retransmitted one. */
@@ -407,9 +423,12 @@ static uint32_t segment_size(const struct tcp_conn *c, uint32_t avail, uint32_t 
 	bool last = len == avail;
 	/* Nagle as Linux (Minshall): wait only while a small segment is unacknowledged. */
 	bool small_out = seq_gt(c->snd_sml, c->snd.una);
+	/* The FIN pushes the last piece out, cork or not (Linux's tcp_send_fin). */
+	if (last && (c->flags & TF_FIN_QUEUED))
+		return len;
 	if (last && c->sb->cork)
 		return 0;
-	if (last && (c->sb->nodelay || !small_out || (c->flags & TF_FIN_QUEUED)))
+	if (last && (c->sb->nodelay || !small_out))
 		return len;
 	/* A window-limited piece is worth sending once it is half the largest window seen. */
 	if (!last && len >= c->snd.max_wnd / 2)
@@ -436,16 +455,17 @@ void tcp_output(struct tcp_conn *c)
 			len = before_sacked;
 
 		if (len) {
-			bool fin = (c->flags & TF_FIN_QUEUED) && len == avail;
+			/* The FIN rides along if it ends the data and the window has room for it. */
+			bool fin = (c->flags & TF_FIN_QUEUED) && len == avail && len < usable;
 			send_data(c, len, fin);
 			continue;
 		}
-		if (fin_pending(c) && !avail) {
-			/* The FIN alone (RFC 9293 3.10.4: after all queued data). */
+		if (fin_pending(c) && !avail && usable) {
+			/* The FIN alone (RFC 9293 3.10.4: after all queued data), within the window like data. */
 			send_data(c, 0, true);
 			continue;
 		}
-		if (avail && c->snd.nxt == c->snd.una && !c->rtx_at) {
+		if ((avail || fin_pending(c)) && c->snd.nxt == c->snd.una && !c->rtx_at) {
 			/*
 			 * Data waits with nothing in flight (a zero or small window,
 			 * or a cork): the persist timer makes sure it does not wait

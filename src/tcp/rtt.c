@@ -125,8 +125,13 @@ void tcp_cc_partial_or_full_ack(struct tcp_conn *c, uint32_t ack, uint32_t acked
 
 void tcp_cc_timeout(struct tcp_conn *c)
 {
-	/* RFC 5681 3.1 eq. 4 and the loss window of one segment; RFC 6582 4: leave recovery. */
-	c->ssthresh = half_flight(c);
+	/*
+	 * RFC 5681 3.1 eq. 4 and the loss window of one segment; RFC 6582 4:
+	 * leave recovery. ssthresh is set only if the segment "has not yet been
+	 * resent by way of the retransmission timer".
+	 */
+	if (c->backoff == 0)
+		c->ssthresh = half_flight(c);
 	c->cwnd = c->snd_mss;
 	c->recover = c->snd.max;
 	c->flags &= (uint16_t)~TF_IN_RECOVERY;

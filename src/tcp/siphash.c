@@ -1,6 +1,7 @@
 /*
  * SipHash-2-4, from the algorithm's description in the SipHash paper: two
- * compression rounds per 8-byte word, four finalization rounds, 64-bit output.
+ * compression rounds per 8-byte word, four finalization rounds, 64-bit output;
+ * and SipHash-1-3, the same with one and three.
  */
 #include "tcp/siphash.h"
 
@@ -26,15 +27,16 @@ static void sip_round(struct sip_state *s)
 	s->v2 += s->v1; s->v1 = rotl(s->v1, 17); s->v1 ^= s->v2; s->v2 = rotl(s->v2, 32);
 }
 
-static void sip_absorb(struct sip_state *s, uint64_t m)
+static void sip_absorb(struct sip_state *s, uint64_t m, int c_rounds)
 {
 	s->v3 ^= m;
-	sip_round(s);
-	sip_round(s);
+	for (int i = 0; i < c_rounds; i++)
+		sip_round(s);
 	s->v0 ^= m;
 }
 
-uint64_t tcp_siphash24(const uint8_t key[16], const void *msg, size_t len)
+/* SipHash-c-d: c compression rounds per word, d finalization rounds. */
+static uint64_t siphash(const uint8_t key[16], const void *msg, size_t len, int c_rounds, int d_rounds)
 {
 	const uint8_t *in = msg;
 	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
@@ -47,16 +49,26 @@ uint64_t tcp_siphash24(const uint8_t key[16], const void *msg, size_t len)
 
 	size_t whole = len - len % 8;
 	for (size_t i = 0; i < whole; i += 8)
-		sip_absorb(&s, load_le64(in + i));
+		sip_absorb(&s, load_le64(in + i), c_rounds);
 
 	/* The last word: the remaining bytes, and the length's low byte on top. */
 	uint64_t last = (uint64_t)(len & 0xff) << 56;
 	for (size_t i = 0; i < len % 8; i++)
 		last |= (uint64_t)in[whole + i] << (8 * i);
-	sip_absorb(&s, last);
+	sip_absorb(&s, last, c_rounds);
 
 	s.v2 ^= 0xff;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < d_rounds; i++)
 		sip_round(&s);
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+uint64_t tcp_siphash24(const uint8_t key[16], const void *msg, size_t len)
+{
+	return siphash(key, msg, len, 2, 4);
+}
+
+uint64_t tcp_siphash13(const uint8_t key[16], const void *msg, size_t len)
+{
+	return siphash(key, msg, len, 1, 3);
 }

@@ -77,6 +77,8 @@ struct tcp_sockbuf {
 	uint64_t rtx_since;         /* when unacknowledged data was first retransmitted */
 	uint64_t bytes_sent, bytes_received, retransmits;
 	unsigned last_events;       /* what the callback was last told */
+	bool changed, notify_queued;
+	struct tcp_sockbuf *notify_next;   /* the stack's queue of callbacks to run */
 	struct tcp_conn *owner;
 	struct tcp_sockbuf *prev, *next;   /* every sockbuf of the stack, to free them all */
 };
@@ -112,7 +114,7 @@ struct tcp_conn {
 	} rcv;
 
 	uint32_t ts_offset, ts_recent;
-	uint32_t ts_recent_age;     /* seconds clock when ts_recent was set (PAWS, RFC 7323 5.5) */
+	uint32_t hash;              /* keyed hash of the 4-tuple: the table's, kept */
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t rtt_seq, rtt_start_us;   /* the segment being timed, and when it left */
 	uint32_t cwnd, ssthresh, recover;
@@ -161,6 +163,7 @@ struct tw_stack {
 	size_t out_cap;
 	uint32_t port_counter;      /* RFC 6056 algorithm 3 */
 	struct tcp_sockbuf *sockbufs;  /* every connection that has buffers */
+	struct tcp_sockbuf *notify;    /* sockets whose callback is due */
 	struct tcp_conn *free_conns;   /* recycled control blocks */
 	uint32_t n_free;
 	struct tw_stack_stats stats;
@@ -172,8 +175,8 @@ struct tw_stack {
 enum tcp_hash_use { TCP_HASH_ISN = 1, TCP_HASH_TS, TCP_HASH_TABLE, TCP_HASH_PORT };
 uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_t family,
 			const uint8_t *laddr, uint16_t lport, const uint8_t *raddr, uint16_t rport);
-uint32_t tcp_isn(const struct tw_stack *st, const struct tcp_conn *c);
-uint32_t tcp_ts_offset(const struct tw_stack *st, const struct tcp_conn *c);
+/* Sets c->iss (unless `forced_iss` is non-zero) and c->ts_offset. */
+void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forced_iss);
 
 /* timer.c: the wheel, and what each deadline does. */
 void tcp_wheel_init(struct tcp_wheel *w, uint64_t now);
@@ -197,6 +200,7 @@ struct tcp_conn *tcp_listen_lookup(struct tw_stack *st, uint8_t family, const ui
 bool tcp_port_in_use(struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport);
 void tcp_set_state(struct tcp_conn *c, enum tw_state s);
 void tcp_notify(struct tcp_conn *c);
+void tcp_notify_flush(struct tw_stack *st);
 /* Ends a connection: error for the application (0: none), then CLOSED; frees it if orphaned. */
 void tcp_conn_done(struct tcp_conn *c, int err);
 void tcp_enter_time_wait(struct tcp_conn *c);

@@ -115,7 +115,7 @@ static bool syn_timeout(struct tcp_conn *c)
 	}
 	c->backoff++;
 	/* Linux's schedule: the first syn_linear_retries retransmissions keep the initial RTO. */
-	if (c->backoff > cfg->syn_linear_retries)
+	if (c->state != TW_SYN_SENT || c->backoff > cfg->syn_linear_retries)
 		tcp_rto_backoff(c);
 	c->stack->stats.retrans_segs++;
 	tcp_send_syn(c);
@@ -143,15 +143,20 @@ static bool rtx_timeout(struct tcp_conn *c)
 		return syn_timeout(c);
 	if (c->flags & TF_PROBING) {
 		/* RFC 9293 3.8.6.1: probe a zero window, backing off exponentially. */
-		if (c->sb && c->sb->user_timeout_ms && c->probes &&
+		if (c->sb && c->sb->user_timeout_ms && c->sb->rtx_since &&
 		    st->now - c->sb->rtx_since >= (uint64_t)c->sb->user_timeout_ms * 1000) {
 			give_up(c);
 			return false;
 		}
 		if (!c->sb->rtx_since)
 			c->sb->rtx_since = st->now;
-		/* A peer that answers none of data_retries probes is gone (Linux's tcp_retries2). */
-		if (c->probes >= st->cfg.data_retries) {
+		/*
+		 * A peer that answers none of data_retries probes is gone (Linux's
+		 * tcp_retries2); an orphan gives up after as many probes, answered
+		 * or not, since no application waits for its data any more.
+		 */
+		if (c->probes >= st->cfg.data_retries ||
+		    ((c->flags & TF_ORPHAN) && c->backoff >= st->cfg.data_retries)) {
 			give_up(c);
 			return false;
 		}
@@ -212,6 +217,11 @@ static bool idle_timeout(struct tcp_conn *c)
 	}
 	if (!c->sb || !c->sb->keepalive || c->state != TW_ESTABLISHED)
 		return true;
+	if (c->snd.una != c->snd.max) {
+		/* Data in flight: the retransmission timer watches the peer (Linux skips the probe too). */
+		tcp_keepalive_rearm(c);
+		return true;
+	}
 	/* RFC 9293 3.8.4: keep-alive probes after an idle period; give up after keep_probes. */
 	if (c->probes >= c->sb->keep_probes) {
 		tcp_send_rst_for(c);

@@ -51,8 +51,7 @@ int tcp_usr_connect(struct tcp_conn *c)
 	struct tw_stack *st = c->stack;
 
 	tcp_offer_options(c);
-	c->iss = tcp_isn(st, c);
-	c->ts_offset = tcp_ts_offset(st, c);
+	tcp_choose_isn(st, c, 0);
 	c->snd.una = c->snd.nxt = c->snd.max = c->iss;
 	c->recover = c->iss;
 	c->rcv_seg_max = 536;
