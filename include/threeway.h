@@ -114,7 +114,10 @@ struct tw_endpoint {
 	uint16_t port;              /* host order */
 };
 
-/* Emits one IP packet; the bytes are valid only during the call. */
+/*
+ * Emits one IP packet; the bytes are valid only during the call. It is
+ * called from inside the stack, so it must not call back into the stack.
+ */
 typedef void (*tw_output_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
 #define TW_MAX_ADDRS 8
@@ -200,7 +203,12 @@ enum {
 	TW_POLLRDHUP = 0x2000,
 };
 
-/* Called when a socket's readiness may have changed; `events` is tw_events(). */
+/*
+ * Called when a socket's readiness may have changed; `events` is tw_events().
+ * Callbacks run at the end of tw_input and tw_poll, after the stack has
+ * finished with the packet or timers, so a callback may call any tw_*
+ * function: accept, read, write, close or abort any socket, open new ones.
+ */
 typedef void (*tw_sock_cb)(struct tw_sock *s, unsigned events, void *ctx);
 
 /* A new socket in CLOSED. NULL with *err = -ENOMEM or -EMFILE (max_conns). */

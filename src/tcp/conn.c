@@ -55,9 +55,14 @@ void tcp_conn_free(struct tcp_conn *c)
 int tcp_sockbuf_attach(struct tcp_conn *c, const struct tcp_sockbuf *inherit)
 {
 	struct tw_stack *st = c->stack;
-	struct tcp_sockbuf *sb = calloc(1, sizeof(*sb));
-	if (!sb)
+	struct tcp_sockbuf *sb = st->free_sockbufs;
+	if (sb) {
+		st->free_sockbufs = sb->next;
+		st->n_free_sockbufs--;
+		memset(sb, 0, sizeof(*sb));
+	} else if (!(sb = calloc(1, sizeof(*sb)))) {
 		return -ENOMEM;
+	}
 	if (inherit) {
 		sb->rcvbuf = inherit->rcvbuf;
 		sb->sndbuf = inherit->sndbuf;
@@ -102,7 +107,14 @@ void tcp_sockbuf_free(struct tcp_sockbuf *sb)
 		sb->next->prev = sb->prev;
 	tcp_ring_free(&sb->snd);
 	tcp_ring_free(&sb->rcv);
-	free(sb);
+	/* Kept for the next connection, like control blocks: churn allocates nothing once warm. */
+	if (st->n_free_sockbufs < FREE_CONNS_MAX) {
+		sb->next = st->free_sockbufs;
+		st->free_sockbufs = sb;
+		st->n_free_sockbufs++;
+	} else {
+		free(sb);
+	}
 }
 
 /* Frees every control block and buffer of the stack, sending nothing. */
@@ -130,6 +142,12 @@ void tcp_stack_free_all(struct tw_stack *st)
 		free(c);
 	}
 	st->n_free = 0;
+	while (st->free_sockbufs) {
+		struct tcp_sockbuf *sb = st->free_sockbufs;
+		st->free_sockbufs = sb->next;
+		free(sb);
+	}
+	st->n_free_sockbufs = 0;
 }
 
 /* ------------------------------------------------------------ 4-tuple table */
@@ -182,6 +200,8 @@ void tcp_hash_remove(struct tcp_conn *c)
 			*pp = c->hash_next;
 			c->hash_next = NULL;
 			st->table_count--;
+			if (st->last_conn == c)
+				st->last_conn = NULL;
 			return;
 		}
 	}
@@ -190,18 +210,27 @@ void tcp_hash_remove(struct tcp_conn *c)
 static bool tuple_eq(const struct tcp_conn *c, uint8_t family, const uint8_t *laddr, uint16_t lport,
 		     const uint8_t *raddr, uint16_t rport)
 {
-	size_t n = tcp_addr_len(family);
-	return c->family == family && c->lport == lport && c->rport == rport &&
-	       memcmp(c->laddr, laddr, n) == 0 && memcmp(c->raddr, raddr, n) == 0;
+	if (c->family != family || c->lport != lport || c->rport != rport)
+		return false;
+	/* Constant sizes, so the compares are inlined: this runs for every packet. */
+	if (family == TW_AF_INET)
+		return memcmp(c->laddr, laddr, 4) == 0 && memcmp(c->raddr, raddr, 4) == 0;
+	return memcmp(c->laddr, laddr, 16) == 0 && memcmp(c->raddr, raddr, 16) == 0;
 }
 
 struct tcp_conn *tcp_hash_lookup(struct tw_stack *st, uint8_t family, const uint8_t *laddr,
 				 uint16_t lport, const uint8_t *raddr, uint16_t rport)
 {
+	/* A one-entry cache, as 4.4BSD's tcp_last_inpcb: segments come in runs for one connection. */
+	if (st->last_conn && tuple_eq(st->last_conn, family, laddr, lport, raddr, rport))
+		return st->last_conn;
 	uint32_t h = tuple_hash32(st, family, laddr, lport, raddr, rport);
-	for (struct tcp_conn *c = st->table[h & st->table_mask]; c; c = c->hash_next)
-		if (c->hash == h && tuple_eq(c, family, laddr, lport, raddr, rport))
+	for (struct tcp_conn *c = st->table[h & st->table_mask]; c; c = c->hash_next) {
+		if (c->hash == h && tuple_eq(c, family, laddr, lport, raddr, rport)) {
+			st->last_conn = c;
 			return c;
+		}
+	}
 	return NULL;
 }
 

@@ -65,6 +65,23 @@ static void challenge_ack(struct tcp_conn *c)
 	tcp_send_ack(c);
 }
 
+/* RFC 7323 5.5: TS.Recent older than 24 days is no longer valid for PAWS. */
+#define PAWS_IDLE_S (24u * 24 * 3600)
+
+static void set_ts_recent(struct tcp_conn *c, uint32_t ts_val)
+{
+	c->ts_recent = ts_val;
+	c->ts_recent_stamp = (uint32_t)(c->stack->now / 1000000);
+}
+
+/* RFC 7323 5.3 R1: is the segment's TSval older than TS.Recent (which is still valid)? */
+static bool paws_old(const struct tcp_conn *c, const struct seg_in *s)
+{
+	if ((uint32_t)(c->stack->now / 1000000) - c->ts_recent_stamp > PAWS_IDLE_S)
+		return false;
+	return seq_lt(s->t.opt.ts_val, c->ts_recent);
+}
+
 static void negotiate_mss(struct tcp_conn *c, const struct wire_tcp_opts *o)
 {
 	const struct tw_stack_config *cfg = &c->stack->cfg;
@@ -96,7 +113,7 @@ static void negotiate(struct tcp_conn *c, const struct seg_in *s)
 	if (!(o->has & WIRE_HAS_TS)) {
 		c->flags &= (uint16_t)~TF_TS;
 	} else if (c->flags & TF_TS) {
-		c->ts_recent = o->ts_val;
+		set_ts_recent(c, o->ts_val);
 	}
 	if ((o->has & WIRE_HAS_WSCALE) && (c->flags & TF_WSCALE)) {
 		/* RFC 7323 2.3: a shift over 14 is used as 14. */
@@ -342,7 +359,7 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 {
 	struct tw_stack *st = c->stack;
 	bool has_ts = (c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS);
-	bool paws_reject = has_ts && seq_lt(s->t.opt.ts_val, c->ts_recent);
+	bool paws_reject = has_ts && paws_old(c, s);
 
 	if (has_flag(s, WIRE_TCP_SYN) && !has_flag(s, WIRE_TCP_RST | WIRE_TCP_ACK) && !paws_reject &&
 	    (seq_gt(s->t.seq, c->rcv.nxt) || (has_ts && seq_gt(s->t.opt.ts_val, c->ts_recent)))) {
@@ -352,7 +369,9 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 			tcp_conn_done(c, 0);
 			return listen_syn(l, s, iss ? iss : 1);
 		}
-		/* No listener to take it: TIME-WAIT stays and ACKs, as Linux (TCP_TW_SYN falls to TCP_TW_ACK). */
+		/* No listener to take it: TIME-WAIT stays and ACKs at once, as Linux (TCP_TW_SYN falls to TCP_TW_ACK). */
+		tcp_send_ack(c);
+		return 0;
 	}
 	if (!paws_reject && s->t.seq == c->rcv.nxt && (s->len == 0 || has_flag(s, WIRE_TCP_RST))) {
 		if (has_flag(s, WIRE_TCP_RST)) {
@@ -366,10 +385,7 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 		return drop(st, TW_DROP_INVALID);
 	if (paws_reject || has_flag(s, WIRE_TCP_ACK))
 		tcp_enter_time_wait(c);
-	if (has_flag(s, WIRE_TCP_SYN))
-		tcp_send_ack(c);   /* Linux's TCP_TW_ACK for a SYN no listener takes: not limited */
-	else
-		oow_ack(c, s);
+	oow_ack(c, s);
 	return 0;
 }
 
@@ -733,7 +749,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	 * RFC 7323 5.3 R1 (PAWS): a timestamp older than TS.Recent marks an old
 	 * duplicate: ACK it (unless RST) and drop it.
 	 */
-	if (has_ts && !rst && seq_lt(s->t.opt.ts_val, c->ts_recent)) {
+	if (has_ts && !rst && paws_old(c, s)) {
 		oow_ack(c, s);
 		return drop(st, TW_DROP_INVALID);
 	}
@@ -785,7 +801,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	 * the real peer (Linux's tcp_replace_ts_recent after tcp_ack).
 	 */
 	if (has_ts && seq_leq(s->t.seq, c->rcv.ack_sent))
-		c->ts_recent = s->t.opt.ts_val;
+		set_ts_recent(c, s->t.opt.ts_val);
 
 	trim_to_window(c, s);
 	/*

@@ -131,6 +131,7 @@ struct tcp_conn {
 	uint16_t backlog;           /* listener: accept queue limit; child: unused */
 	uint16_t queued;            /* listener: connections in the accept queue */
 	uint16_t half_open;         /* listener: connections in SYN-RECEIVED */
+	uint32_t ts_recent_stamp;   /* seconds clock when TS.Recent was set (RFC 7323 5.5) */
 	uint64_t rtx_at, delack_at, idle_at;   /* deadlines; 0: unarmed */
 	uint64_t oow_ack_at;        /* last challenge or out-of-window ACK */
 };
@@ -156,6 +157,7 @@ struct tw_stack {
 	struct tcp_conn **table;    /* connections by 4-tuple, keyed hash */
 	uint32_t table_mask;
 	uint32_t table_count;
+	struct tcp_conn *last_conn;   /* the last connection a lookup found */
 	struct tcp_conn **listen;   /* listeners by local port */
 	uint32_t listen_mask;
 	struct tcp_wheel wheel;
@@ -166,6 +168,8 @@ struct tw_stack {
 	struct tcp_sockbuf *notify;    /* sockets whose callback is due */
 	struct tcp_conn *free_conns;   /* recycled control blocks */
 	uint32_t n_free;
+	struct tcp_sockbuf *free_sockbufs;   /* recycled buffers and options (rings freed) */
+	uint32_t n_free_sockbufs;
 	struct tw_stack_stats stats;
 };
 

@@ -68,7 +68,17 @@ size_t wire_ipv4_emit(const struct wire_ipv4 *ip, uint8_t *buf, size_t cap)
 	memcpy(buf + 16, ip->dst, 4);
 	if (ip->opts_len)
 		memcpy(buf + WIRE_IPV4_HDR_MIN, ip->opts, ip->opts_len);
-	wire_put16(buf + 10, wire_csum(buf, hdr_len));
+	/* RFC 791 3.1: the header checksum, summed from the fields' values (see wire_csum_word). */
+	uint64_t sum = wire_csum_word(buf[0], ip->tos);
+	sum += wire_csum_word((uint8_t)(ip->total_len >> 8), (uint8_t)ip->total_len);
+	sum += wire_csum_word((uint8_t)(ip->id >> 8), (uint8_t)ip->id);
+	sum += wire_csum_word((uint8_t)(ip->frag >> 8), (uint8_t)ip->frag);
+	sum += wire_csum_word(ip->ttl, ip->proto);
+	sum = wire_csum_add(sum, ip->src, 4);
+	sum = wire_csum_add(sum, ip->dst, 4);
+	if (ip->opts_len)
+		sum = wire_csum_add(sum, ip->opts, ip->opts_len);
+	wire_put16(buf + 10, wire_csum_finish(sum));
 	return hdr_len;
 }
 

@@ -130,11 +130,18 @@ int wire_tcp_opts_parse(struct wire_tcp_opts *o, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* Bytes the listed options take: they lie end to end, so the last one's end. */
+static size_t list_end(const struct wire_tcp_opts *o)
+{
+	if (!o->count)
+		return 0;
+	const struct wire_tcp_opt *last = &o->list[o->count - 1];
+	return (size_t)last->off + last->len;
+}
+
 bool wire_tcp_opt_push(struct wire_tcp_opts *o, uint8_t kind, uint8_t len, const uint8_t *data)
 {
-	size_t used = 0;
-	for (unsigned i = 0; i < o->count; i++)
-		used += o->list[i].len;
+	size_t used = list_end(o);
 	if (kind == WIRE_OPT_EOL || kind == WIRE_OPT_NOP)
 		len = 1;
 	else if (len < 2)
@@ -155,10 +162,7 @@ size_t wire_tcp_opts_size(const struct wire_tcp_opts *o)
 	/* A parsed area keeps its size: what follows an EOL is carried along. */
 	if (o->raw)
 		return (o->raw_len + 3u) & ~3u;
-	size_t used = 0;
-	for (unsigned i = 0; i < o->count; i++)
-		used += o->list[i].len;
-	return (used + 3) & ~(size_t)3;
+	return (list_end(o) + 3) & ~(size_t)3;
 }
 
 /*

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Why a parse failed. wire_strerror() names each one. */
 enum wire_error {
@@ -48,6 +49,19 @@ const char *wire_strerror(int err);
 uint64_t wire_csum_add(uint64_t sum, const void *buf, size_t len);
 uint16_t wire_csum_finish(uint64_t sum);
 uint16_t wire_csum(const void *buf, size_t len);
+
+/*
+ * The 16-bit word of two bytes as wire_csum_add would load it from memory:
+ * to add a header's fields to a sum from their values, rather than writing
+ * them out and reading them back (which stalls on bytes just stored).
+ */
+static inline uint64_t wire_csum_word(uint8_t first, uint8_t second)
+{
+	const uint8_t bytes[2] = { first, second };
+	uint16_t w;
+	memcpy(&w, bytes, 2);
+	return w;
+}
 
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit or 32-bit field. */
 uint16_t wire_csum_update16(uint16_t csum, uint16_t old_val, uint16_t new_val);

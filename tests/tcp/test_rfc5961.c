@@ -797,6 +797,47 @@ static void test_established_paws_old_tsval_dropped_with_ack(void **state)
 	conn_end(&c);
 }
 
+/*
+ * RFC 7323 5.5: after more than 24 days idle TS.Recent is no longer valid, so
+ * an "old" TSval is taken (the peer's clock may have wrapped); before that it
+ * is still refused.
+ */
+static void check_paws_after_idle(uint64_t idle_s, bool taken)
+{
+	struct conn c;
+	conn_open(&c, M_PASSIVE | M_TS, PEER_ISS);
+	h_advance(c.h, idle_s * 1000000);
+	struct h_seg d = h_seg(WIRE_TCP_ACK | WIRE_TCP_PSH, c.rcv_nxt, c.snd_nxt);
+	d.wnd = PEER_WND;
+	h_opt_nop(&d);
+	h_opt_nop(&d);
+	h_opt_ts(&d, c.peer_ts - 10, c.our_ts);
+	d.data = "late";
+	d.len = 4;
+	int r = h_feed(c.h, &d);
+	if (taken) {
+		assert_int_equal(r, 0);
+		c.rcv_nxt += 4;
+	} else {
+		assert_true(r < 0);
+	}
+	h_next(c.h);   /* the ACK, of the data or of nothing */
+	assert_int_equal(tw_readable(c.s), taken ? 4 : 0);
+	conn_end(&c);
+}
+
+static void test_established_paws_after_25_idle_days_accepts(void **state)
+{
+	(void)state;
+	check_paws_after_idle(25 * 24 * 3600, true);
+}
+
+static void test_established_paws_after_23_idle_days_refuses(void **state)
+{
+	(void)state;
+	check_paws_after_idle(23 * 24 * 3600, false);
+}
+
 /* PAWS also holds across the 2^31 TSval wrap: a TSval "older" modulo 2^32 is refused. */
 static void test_established_paws_tsval_wrap_dropped_with_ack(void **state)
 {
@@ -876,6 +917,8 @@ int main(void)
 		T(test_established_paws_old_tsval_dropped_with_ack),
 		T(test_established_paws_tsval_wrap_dropped_with_ack),
 		T(test_established_paws_rst_with_old_tsval_resets),
+		T(test_established_paws_after_25_idle_days_accepts),
+		T(test_established_paws_after_23_idle_days_refuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
