@@ -190,6 +190,7 @@ void tcp_hash_insert(struct tcp_conn *c)
 	c->hash_next = st->table[b];
 	st->table[b] = c;
 	st->table_count++;
+	st->last_conn = c;   /* the next segment is most likely for the connection just made */
 }
 
 void tcp_hash_remove(struct tcp_conn *c)
