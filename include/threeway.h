@@ -183,6 +183,8 @@ struct tw_stack_stats {
 	uint64_t in_segs, out_segs, retrans_segs, out_rsts;
 	uint64_t drops[TW_DROP_COUNT];
 	uint64_t challenge_acks;
+	uint64_t timeouts;          /* retransmission timer expiries (data, not SYNs) */
+	uint64_t recoveries;        /* fast retransmit / loss recovery episodes */
 	uint64_t active_opens, passive_opens, conns_established, conns_reset, conns_timed_out;
 	uint32_t conns;             /* sockets alive now, TIME-WAIT and listeners included */
 };

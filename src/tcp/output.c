@@ -409,6 +409,19 @@ static bool can_send_data(const struct tcp_conn *c)
 }
 
 /*
+ * RFC 3042 (Limited Transmit): on each of the first two duplicate ACKs one
+ * new segment may go beyond the congestion window, so a small window still
+ * draws the duplicates that trigger fast retransmit instead of a timeout.
+ */
+static uint32_t limited_cwnd(const struct tcp_conn *c)
+{
+	if ((c->flags & TF_IN_RECOVERY) || !c->dupacks)
+		return c->cwnd;
+	uint32_t extra = (c->dupacks < 2 ? c->dupacks : 2u) * c->snd_mss;
+	return c->cwnd + extra;
+}
+
+/*
  * How much of `avail` unsent bytes to send now, within `usable` window:
  * Nagle (RFC 9293 3.7.4), cork, and sender silly-window avoidance (RFC 9293
  * 3.8.6.2.1). 0 means wait.
@@ -448,7 +461,7 @@ void tcp_output(struct tcp_conn *c)
 		uint32_t sent = c->snd.nxt - c->snd.una;
 		uint32_t queued = c->sb->snd.len;
 		uint32_t avail = sent < queued ? queued - sent : 0;
-		uint32_t wnd = c->snd.wnd < c->cwnd ? c->snd.wnd : c->cwnd;
+		uint32_t wnd = c->snd.wnd < limited_cwnd(c) ? c->snd.wnd : limited_cwnd(c);
 		uint32_t usable = wnd > sent ? wnd - sent : 0;
 		uint32_t len = avail ? segment_size(c, avail, usable) : 0;
 		if (len > before_sacked)

@@ -97,6 +97,7 @@ bool tcp_cc_dupack(struct tcp_conn *c)
  */
 void tcp_cc_enter_recovery(struct tcp_conn *c, uint32_t inflate_segs)
 {
+	c->stack->stats.recoveries++;
 	c->ssthresh = half_flight(c);
 	c->cwnd = c->ssthresh + inflate_segs * c->snd_mss;
 	c->recover = c->snd.max;

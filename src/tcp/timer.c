@@ -179,6 +179,7 @@ static bool rtx_timeout(struct tcp_conn *c)
 	}
 	if (c->sb && !c->sb->rtx_since)
 		c->sb->rtx_since = st->now;
+	st->stats.timeouts++;
 	/* RFC 5681 3.1 (eq. 4) and RFC 6298 5.5: collapse the window, back off the timer. */
 	tcp_cc_timeout(c);
 	tcp_rto_backoff(c);

@@ -141,11 +141,11 @@ static bool step(void *ctx)
 	return w->a.s.eof && w->b.s.eof && w->a.s.shut && w->b.s.shut;
 }
 
-static void make_stack(struct side *sd, uint8_t last, uint8_t seed)
+static void make_stack(struct side *sd, uint8_t family, uint8_t last, uint8_t seed)
 {
 	struct tw_stack_config cfg;
-	h_config(&cfg, TW_AF_INET);
-	h_addr(&cfg.addrs[0], TW_AF_INET, last);
+	h_config(&cfg, family);
+	h_addr(&cfg.addrs[0], family, last);
 	cfg.secret[0] = seed;
 	int err = 0;
 	sd->st = tw_stack_new(&cfg, &err);
@@ -153,12 +153,12 @@ static void make_stack(struct side *sd, uint8_t last, uint8_t seed)
 	sd->s.hash_out = sd->s.hash_in = 0xcbf29ce484222325ull;
 }
 
-static void transfer(const struct tw_impairment *imp, uint64_t bytes, uint64_t seed)
+static void transfer_family(uint8_t family, const struct tw_impairment *imp, uint64_t bytes, uint64_t seed)
 {
 	struct world w;
 	memset(&w, 0, sizeof(w));
-	make_stack(&w.a, 1, 1);
-	make_stack(&w.b, 2, 2);
+	make_stack(&w.a, family, 1, 1);
+	make_stack(&w.b, family, 2, 2);
 	struct tw_pipe_config pc;
 	memset(&pc, 0, sizeof(pc));
 	pc.seed = seed;
@@ -175,7 +175,7 @@ static void transfer(const struct tw_impairment *imp, uint64_t bytes, uint64_t s
 	int err = 0;
 	w.b.listener = tw_socket(w.b.st, &err);
 	struct tw_endpoint ep = { .port = 80 };
-	h_addr(&ep.addr, TW_AF_INET, 2);
+	h_addr(&ep.addr, family, 2);
 	assert_int_equal(tw_bind(w.b.listener, &ep), 0);
 	assert_int_equal(tw_listen(w.b.listener, 16), 0);
 	w.a.sock = tw_socket(w.a.st, &err);
@@ -193,8 +193,11 @@ static void transfer(const struct tw_impairment *imp, uint64_t bytes, uint64_t s
 
 	struct tw_conn_info ci;
 	tw_conn_info(w.a.sock, &ci);
-	fprintf(stderr, "# a: %s srtt %u us rto %u retrans %llu, virtual time %.1f s\n", tw_state_name(ci.state),
-		ci.srtt_us, ci.rto_us, (unsigned long long)ci.retransmits, tw_pipe_now(w.pipe) / 1e6);
+	struct tw_stack_stats sta;
+	tw_stack_stats(w.a.st, &sta);
+	fprintf(stderr, "# a: srtt %u us, %llu retransmissions, %llu timeouts, %llu recoveries; virtual time %.1f s\n",
+		ci.srtt_us, (unsigned long long)ci.retransmits, (unsigned long long)sta.timeouts,
+		(unsigned long long)sta.recoveries, tw_pipe_now(w.pipe) / 1e6);
 	tw_close(w.a.sock);
 	tw_close(w.b.sock);
 	tw_close(w.b.listener);
@@ -208,6 +211,19 @@ static void transfer(const struct tw_impairment *imp, uint64_t bytes, uint64_t s
 	tw_pipe_free(w.pipe);
 	tw_stack_free(w.a.st);
 	tw_stack_free(w.b.st);
+}
+
+static void transfer(const struct tw_impairment *imp, uint64_t bytes, uint64_t seed)
+{
+	transfer_family(TW_AF_INET, imp, bytes, seed);
+}
+
+/* IPv6: MSS 1428 with timestamps, the same impairments. */
+static void test_transfer_ipv6_lossy(void **state)
+{
+	(void)state;
+	struct tw_impairment imp = { .loss = 0.05, .reorder = 0.05, .duplicate = 0.02, .jitter_us = 200 };
+	transfer_family(TW_AF_INET6, &imp, 8 * MB, 11);
 }
 
 static void test_transfer_50mb_each_way_clean(void **state)
@@ -260,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_50mb_each_way_clean),
 		cmocka_unit_test(test_transfer_50mb_each_way_lossy),
 		cmocka_unit_test(test_transfer_corruption_is_caught),
+		cmocka_unit_test(test_transfer_ipv6_lossy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
