@@ -625,6 +625,35 @@ static void test_established_dupack_third_fast_retransmit(void **state)
 }
 
 /*
+ * RFC 3042 (Limited Transmit): with the congestion window full, each of the
+ * first two duplicate ACKs lets one new segment out; the third retransmits.
+ */
+static void test_established_dupack_limited_transmit(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.ts = false;
+	e.sack = false;
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_int_equal(app_write(&p, 14 * 1460, 0), 14 * 1460);
+	for (uint32_t i = 0; i < 10; i++)
+		expect_data(&p, WIRE_TCP_ACK, i * 1460, 1460);   /* the initial window, then nothing */
+	h_expect_none(h);
+	peer_ack(&p, p.iss + 1);
+	expect_data(&p, WIRE_TCP_ACK, 10 * 1460, 1460);
+	h_expect_none(h);
+	peer_ack(&p, p.iss + 1);
+	expect_data(&p, WIRE_TCP_ACK, 11 * 1460, 1460);
+	h_expect_none(h);
+	peer_ack(&p, p.iss + 1);
+	expect_data(&p, WIRE_TCP_ACK, 0, 1460);                  /* fast retransmit */
+	h_expect_none(h);
+	done(state);
+}
+
+/*
  * RFC 6582 3.2 step 5: in fast recovery, a partial ACK (below the highest
  * sequence sent when recovery began) resends the next hole at once.
  */
@@ -969,6 +998,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_established_rto_gives_up_after_data_retries, teardown),
 		cmocka_unit_test_teardown(test_established_user_timeout_gives_up, teardown),
 		cmocka_unit_test_teardown(test_established_dupack_third_fast_retransmit, teardown),
+		cmocka_unit_test_teardown(test_established_dupack_limited_transmit, teardown),
 		cmocka_unit_test_teardown(test_established_dupack_partial_ack_retransmits_next_hole, teardown),
 		cmocka_unit_test_teardown(test_established_zero_window_probe_after_rto, teardown),
 		cmocka_unit_test_teardown(test_established_zero_window_probes_back_off, teardown),
