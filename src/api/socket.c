@@ -224,7 +224,12 @@ long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags)
 	case TW_SYN_RECEIVED:
 		return -EAGAIN;
 	case TW_CLOSED:
-		/* A connection that ended (reset, timed out, closed) says EPIPE, as Linux. */
+		/*
+		 * A connection that ended (reset, timed out, closed) says EPIPE, as
+		 * Linux; a socket never connected says ENOTCONN. An ISS is chosen
+		 * at connect and at SYN time, so a zero pair means never (or a
+		 * 2^-64 coincidence, which only changes the errno).
+		 */
 		return c->iss || c->irs ? -EPIPE : -ENOTCONN;
 	default:
 		return -ENOTCONN;
@@ -259,9 +264,8 @@ long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags)
 		uint32_t n = sb->rcv.len < len ? sb->rcv.len : (uint32_t)len;
 		tcp_ring_read_at(&sb->rcv, 0, buf, n);
 		if (!(flags & TW_MSG_PEEK)) {
-			uint32_t before = tcp_rcv_space(c);
 			tcp_ring_consume(&sb->rcv, n);
-			tcp_after_read(c, before);
+			tcp_after_read(c);
 			tcp_timer_update(c);
 		}
 		return n;

@@ -262,7 +262,7 @@ int tcp_usr_connect(struct tcp_conn *c);
 void tcp_usr_close(struct tcp_conn *c);
 void tcp_usr_shutdown_wr(struct tcp_conn *c);
 void tcp_usr_abort(struct tcp_conn *c);
-void tcp_after_read(struct tcp_conn *c, uint32_t old_space);
+void tcp_after_read(struct tcp_conn *c);
 void tcp_keepalive_rearm(struct tcp_conn *c);
 uint16_t tcp_our_mss(const struct tw_stack *st, uint8_t family, const struct tcp_sockbuf *sb);
 void tcp_offer_options(struct tcp_conn *c);

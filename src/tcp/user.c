@@ -209,9 +209,8 @@ void tcp_keepalive_rearm(struct tcp_conn *c)
  * twice what it was, and by a segment or more), tell the peer at once, as
  * Linux does, rather than wait for the next segment to carry it.
  */
-void tcp_after_read(struct tcp_conn *c, uint32_t old_space)
+void tcp_after_read(struct tcp_conn *c)
 {
-	(void)old_space;
 	if (!tcp_synchronized(c) || c->state == TW_TIME_WAIT || (c->flags & TF_PEER_FIN))
 		return;
 	uint32_t now_wnd = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
