@@ -4,13 +4,11 @@
  * RFC 6298. A packet is parsed and validated once by the wire layer; from
  * then on only its representation is read.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "tcp/seq.h"
 #include "tcp/tcp.h"
-
-#define E_CONNREFUSED 111
-#define E_CONNRESET 104
 
 /* A validated incoming segment and where it came from. */
 struct seg_in {
@@ -310,7 +308,7 @@ static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 		if (!ack)
 			return drop(st, TW_DROP_INVALID);
 		st->stats.conns_reset++;
-		tcp_conn_done(c, E_CONNREFUSED);
+		tcp_conn_done(c, ECONNREFUSED);
 		return 0;
 	}
 	/* Fourth: the SYN. Neither SYN nor RST: drop. */
@@ -420,14 +418,14 @@ static void reset_by_peer(struct tcp_conn *c)
 	switch (c->state) {
 	case TW_SYN_RECEIVED:
 		/* RFC 9293 3.10.7.4, second: passive opens return to LISTEN; active ones are refused. */
-		tcp_conn_done(c, (c->flags & TF_PASSIVE) ? 0 : E_CONNREFUSED);
+		tcp_conn_done(c, (c->flags & TF_PASSIVE) ? 0 : ECONNREFUSED);
 		break;
 	case TW_CLOSING:
 	case TW_LAST_ACK:
 		tcp_conn_done(c, 0);
 		break;
 	default:
-		tcp_conn_done(c, E_CONNRESET);
+		tcp_conn_done(c, ECONNRESET);
 		break;
 	}
 }

@@ -5,6 +5,7 @@
  * a timer cost the same however many connections there are; a deadline more
  * than one turn away stays in its slot and is passed over until its turn.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "tcp/seq.h"
@@ -95,7 +96,7 @@ static struct tcp_conn *conn_of_node(struct tcp_wheel_node *n)
 static void give_up(struct tcp_conn *c)
 {
 	c->stack->stats.conns_timed_out++;
-	tcp_conn_done(c, 110 /* ETIMEDOUT */);
+	tcp_conn_done(c, ETIMEDOUT);
 }
 
 /* RFC 6298 5.4-5.6 for a SYN or SYN-ACK; RFC 9293 3.8.1 R2 for SYNs. */
