@@ -129,8 +129,30 @@ static uint64_t due_at(uint64_t now, uint64_t delay)
 	return now >= last || delay > last - now ? last : now + delay;
 }
 
-/* One or two distinct offsets in a packet of `len` > 0 bytes, each with a nonzero XOR. */
-static void decide_corruption(uint64_t s[4], size_t len, struct pipe_fate *f)
+/*
+ * What changing bytes does to the Internet checksum of the packet: the sum
+ * of the changes to the 16-bit big-endian words, modulo 0xffff. Checksum
+ * domains (IPv4 header, pseudo-header and TCP segment) all start at even
+ * offsets, so a byte's place in its word is the parity of its offset.
+ */
+static uint32_t csum_delta(const uint8_t *pkt, const struct pipe_fate *f)
+{
+	int64_t delta = 0;
+	for (unsigned i = 0; i < f->n_corrupt; i++) {
+		uint8_t old = pkt[f->at[i]], now = (uint8_t)(old ^ f->flip[i]);
+		delta += ((int64_t)now - old) * (f->at[i] % 2 ? 1 : 256);
+	}
+	return (uint32_t)(((delta % 0xffff) + 0xffff) % 0xffff);
+}
+
+/*
+ * One or two distinct offsets in a packet of `len` > 0 bytes, each with a
+ * nonzero XOR. A single changed byte always changes the checksum; two can
+ * cancel out (the Internet checksum cannot see every double error), so the
+ * second change is drawn again until they do not: the link makes exactly
+ * the corruption a receiver's checksum must catch.
+ */
+static void decide_corruption(uint64_t s[4], const uint8_t *pkt, size_t len, struct pipe_fate *f)
 {
 	f->n_corrupt = len > 1 ? 1 + (unsigned)rng_below(s, 2) : 1;
 	f->at[0] = (size_t)rng_below(s, len);
@@ -142,6 +164,8 @@ static void decide_corruption(uint64_t s[4], size_t len, struct pipe_fate *f)
 	}
 	for (unsigned i = 0; i < f->n_corrupt; i++)
 		f->flip[i] = (uint8_t)(1 + rng_below(s, 255));
+	while (f->n_corrupt == 2 && csum_delta(pkt, f) == 0)
+		f->flip[1] = (uint8_t)(1 + rng_below(s, 255));
 }
 
 /* delay + uniform[0, jitter], then maybe held back behind later packets. */
@@ -172,15 +196,15 @@ static void decide_time(uint64_t s[4], const struct tw_impairment *imp, uint64_t
  * failed allocation cannot shift the random sequence of later packets.
  * Returns false when the packet is lost.
  */
-static bool decide(uint64_t s[4], const struct tw_impairment *imp, size_t len, uint64_t now,
-		   struct pipe_fate *f)
+static bool decide(uint64_t s[4], const struct tw_impairment *imp, const uint8_t *pkt, size_t len,
+		   uint64_t now, struct pipe_fate *f)
 {
 	*f = (struct pipe_fate){ 0 };
 	if (chance(s, imp->loss))
 		return false;
 	/* An empty packet has no byte to change: it passes uncorrupted and uncounted. */
 	if (chance(s, imp->corrupt) && len > 0)
-		decide_corruption(s, len, f);
+		decide_corruption(s, pkt, len, f);
 	decide_time(s, imp, now, f);
 	f->duplicate = chance(s, imp->duplicate);
 	return true;
@@ -388,7 +412,7 @@ bool link_pipe_send(struct link_pipe *p, int dir, const uint8_t *pkt, size_t len
 		st->too_big++;
 		return false;
 	}
-	if (!decide(p->rng, imp, len, now, &f)) {
+	if (!decide(p->rng, imp, pkt, len, now, &f)) {
 		st->lost++;
 		return false;
 	}

@@ -181,6 +181,10 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 		c->cwnd = c->snd_mss;   /* RFC 5681 3.1, RFC 6928 2: IW is one segment after a lost SYN or SYN-ACK */
 	c->recover = c->iss;
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
+	if (c->sb) {
+		/* The window offered in the SYN is where it stays until data arrives (Linux's rcv_ssthresh). */
+		c->sb->rcv_ssthresh = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
+	}
 	tcp_set_state(c, TW_ESTABLISHED);
 	if (c->sb && c->sb->keepalive)
 		tcp_keepalive_rearm(c);
@@ -599,6 +603,11 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 		tcp_rcv_ooo_add(c, seq, data, len);
 		c->flags |= TF_ACK_NOW;
 		return;
+	}
+	/* Linux's tcp_grow_window: each real segment lets the window open two segments further. */
+	if (sb->rcv_ssthresh && sb->rcv_ssthresh < sb->rcvbuf && len >= 128) {
+		uint32_t grown = sb->rcv_ssthresh + 2u * c->rcv_mss;
+		sb->rcv_ssthresh = grown < sb->rcvbuf ? grown : sb->rcvbuf;
 	}
 	bool had_gap = sb->n_ooo != 0;
 	tcp_ring_write_at(&sb->rcv, sb->rcv.len, data, len);

@@ -59,6 +59,13 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 		return (uint16_t)w;
 	}
 
+	/*
+	 * Like Linux, the window opens no further than rcv_ssthresh: the SYN's
+	 * window at first, growing as data arrives (receive_text), up to the
+	 * buffer.
+	 */
+	if (c->sb && c->sb->rcv_ssthresh && space > c->sb->rcv_ssthresh)
+		space = c->sb->rcv_ssthresh;
 	uint32_t edge = c->rcv.nxt + space;
 	uint32_t mss = c->snd_mss ? c->snd_mss : c->rcv_mss;
 	uint32_t sws = rcvbuf_of(c) / 2 < mss ? rcvbuf_of(c) / 2 : mss;
@@ -70,10 +77,12 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 	if (seq_lt(edge, c->rcv.adv) || (seq_gt(edge, c->rcv.adv) && edge - c->rcv.adv < sws))
 		edge = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv : c->rcv.nxt;
 	uint32_t wnd = edge - c->rcv.nxt;
-	uint32_t field = wnd >> c->rcv_wscale;
-	/* Rounding down would move the right edge left: round up instead (Linux's tcp_select_window). */
-	if (seq_lt(c->rcv.nxt + (field << c->rcv_wscale), c->rcv.adv))
-		field++;
+	/*
+	 * Rounded up to the scale unit, as Linux's __tcp_select_window, so the
+	 * edge never moves left and a small window is not scaled away to zero.
+	 * The receive ring has TCP_RCV_SLACK for the bytes this may promise.
+	 */
+	uint32_t field = (uint32_t)(((uint64_t)wnd + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale);
 	if (field > 65535)
 		field = 65535;
 	c->rcv.adv = c->rcv.nxt + (field << c->rcv_wscale);

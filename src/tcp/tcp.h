@@ -70,6 +70,7 @@ struct tcp_sockbuf {
 	tw_sock_cb cb;
 	void *cb_ctx;
 	uint32_t rcvbuf, sndbuf;
+	uint32_t rcv_ssthresh;      /* how far the window may open now (Linux's); grows with data */
 	uint16_t user_mss;          /* TCP_MAXSEG; 0 for none */
 	bool nodelay, cork, keepalive, linger0, reuseaddr;
 	uint32_t user_timeout_ms;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "link/link.h"
+#include "wire/wire.h"
 
 #define SEED 0x7468726565776179u   /* "threeway" */
 #define MAX_LEN 1500
@@ -367,6 +368,34 @@ static void test_pipe_corrupt_changes_one_or_two_bytes(void **state)
 	assert_true(last_hit > 0);
 	assert_stats(p, LINK_A_TO_B, (struct tw_pipe_stats){
 		.sent = 5000, .delivered = 5000, .corrupted = 5000 });
+	link_pipe_free(p);
+}
+
+/*
+ * Every corruption is one the Internet checksum sees: the packet's sum
+ * changes. Packets of zeros and 0xff bytes give double changes every chance
+ * to cancel out (0x00 -> 0xff in one byte and 0xff -> 0x00 in another of the
+ * same lane).
+ */
+static void test_pipe_corruption_always_changes_the_checksum(void **state)
+{
+	(void)state;
+	const struct tw_impairment imp = { .corrupt = 1.0 };
+	struct link_pipe *p = pipe_new(SEED, &imp, NULL);
+	for (uint32_t i = 0; i < 20000; i++) {
+		uint8_t want[40];
+		size_t len = 2 + i % 39;
+		for (size_t k = 0; k < len; k++)
+			want[k] = (k * 7 + i) % 3 ? 0x00 : 0xff;
+		const uint8_t *pkt;
+		size_t got_len;
+		int dir;
+		assert_true(link_pipe_send(p, LINK_A_TO_B, want, len, i));
+		assert_true(link_pipe_pop(p, i, &dir, &pkt, &got_len));
+		/* Sums compared modulo 0xffff, where 0x0000 and 0xffff are the same. */
+		uint32_t before = wire_csum(want, len) % 0xffff, after = wire_csum(pkt, len) % 0xffff;
+		assert_true(before != after);
+	}
 	link_pipe_free(p);
 }
 
@@ -808,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_pipe_loss_rate_within_band),
 		cmocka_unit_test(test_pipe_same_seed_repeats_other_seed_differs),
 		cmocka_unit_test(test_pipe_corrupt_changes_one_or_two_bytes),
+		cmocka_unit_test(test_pipe_corruption_always_changes_the_checksum),
 		cmocka_unit_test(test_pipe_empty_packet_is_delivered_uncorrupted),
 		cmocka_unit_test(test_pipe_duplicate_all_delivers_two_copies),
 		cmocka_unit_test(test_pipe_duplicate_copies_the_corrupted_bytes),
