@@ -289,7 +289,7 @@ struct tw_impairment {
 	double loss;                /* probability that a packet is dropped */
 	double duplicate;           /* ... that a second copy is delivered */
 	double reorder;             /* ... that a packet is held back behind later ones */
-	double corrupt;             /* ... that 1 or 2 bytes are changed (checksums must catch it) */
+	double corrupt;             /* ... that 1 or 2 bytes are changed, always so checksums catch it */
 	uint32_t delay_us;          /* one-way delay */
 	uint32_t jitter_us;         /* extra delay, uniform in [0, jitter] */
 	uint32_t reorder_us;        /* how long a reordered packet is held back extra */

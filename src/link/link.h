@@ -31,7 +31,8 @@ void link_pipe_free(struct link_pipe *p);
 /*
  * Takes one packet sent at `now` in direction `dir` and applies that
  * direction's impairments: it may be dropped (loss, too big for the MTU),
- * corrupted, duplicated, delayed or held back. Returns false when the packet
+ * corrupted (1 or 2 bytes, always in a way the Internet checksum detects),
+ * duplicated, delayed or held back. Returns false when the packet
  * was not queued at all (lost, too big, or no memory).
  */
 bool link_pipe_send(struct link_pipe *p, int dir, const uint8_t *pkt, size_t len, uint64_t now);
