@@ -90,7 +90,10 @@ struct tcp_wheel_node {
 };
 
 struct tcp_conn {
+	/* What a table lookup reads, together in the first cache line. */
 	struct tcp_conn *hash_next;
+	uint32_t hash;              /* keyed hash of the 4-tuple: the table's, kept */
+	uint16_t lport, rport;
 	struct tcp_wheel_node tnode;
 	struct tw_stack *stack;
 	struct tcp_conn *parent;    /* the listener, until accepted */
@@ -98,7 +101,6 @@ struct tcp_conn {
 	struct tcp_sockbuf *sb;
 
 	uint8_t laddr[16], raddr[16];
-	uint16_t lport, rport;
 	uint8_t family;             /* TW_AF_INET, TW_AF_INET6; 0 before bind/connect */
 	uint8_t state;              /* enum tw_state */
 	uint16_t flags;             /* TF_* */
@@ -115,7 +117,6 @@ struct tcp_conn {
 	} rcv;
 
 	uint32_t ts_offset, ts_recent;
-	uint32_t hash;              /* keyed hash of the 4-tuple: the table's, kept */
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t rtt_seq, rtt_start_us;   /* the segment being timed, and when it left */
 	uint32_t cwnd, ssthresh, recover;
