@@ -370,9 +370,23 @@ static int set_buffer(struct tcp_conn *c, enum tw_sockopt opt, int value)
 		/* The receive ring also holds out-of-order data beyond the unread bytes: no shrinking then. */
 		if (sb->rcv.buf && sb->n_ooo)
 			return -EBUSY;
-		int e = resize_ring(&sb->rcv, v + TCP_RCV_SLACK);
-		if (!e)
+		/*
+		 * A window already offered is a promise: the ring keeps room for it
+		 * even when the buffer shrinks; the smaller size shows in windows
+		 * offered from now on.
+		 */
+		uint64_t cap = (uint64_t)v + TCP_RCV_SLACK;
+		if (tcp_synchronized(c) && seq_gt(c->rcv.adv, c->rcv.nxt)) {
+			uint64_t promised = (uint64_t)sb->rcv.len + (c->rcv.adv - c->rcv.nxt) + TCP_RCV_SLACK;
+			if (cap < promised)
+				cap = promised;
+		}
+		int e = resize_ring(&sb->rcv, (uint32_t)cap);
+		if (!e) {
 			sb->rcvbuf = v;
+			if (sb->rcv_ssthresh > v)
+				sb->rcv_ssthresh = v;
+		}
 		return e;
 	}
 	int e = resize_ring(&sb->snd, v);

@@ -83,6 +83,17 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 	 * The receive ring has TCP_RCV_SLACK for the bytes this may promise.
 	 */
 	uint32_t field = (uint32_t)(((uint64_t)wnd + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale);
+	/*
+	 * Held edges rounded up again and again would creep right past what the
+	 * ring can hold; where rounding up would promise bytes the ring has no
+	 * room for, round down instead (RFC 7323 2.4 lets the window retract by
+	 * less than one unit when scaling).
+	 */
+	if (c->sb) {
+		uint32_t ring_room = c->sb->rcv.cap > c->sb->rcv.len ? c->sb->rcv.cap - c->sb->rcv.len : 0;
+		if ((uint64_t)field << c->rcv_wscale > ring_room)
+			field = ring_room >> c->rcv_wscale;
+	}
 	if (field > 65535)
 		field = 65535;
 	c->rcv.adv = c->rcv.nxt + (field << c->rcv_wscale);
@@ -444,7 +455,8 @@ static uint32_t segment_size(const struct tcp_conn *c, uint32_t avail, uint32_t 
 		return len;
 	bool last = len == avail;
 	/* Nagle as Linux (Minshall): wait only while a small segment is unacknowledged. */
-	bool small_out = seq_gt(c->snd_sml, c->snd.una);
+	/* As Linux's tcp_minshall_check: the mark counts only between SND.UNA and SND.NXT (no stale wrap). */
+	bool small_out = seq_gt(c->snd_sml, c->snd.una) && seq_leq(c->snd_sml, c->snd.nxt);
 	/* The FIN pushes the last piece out, cork or not (Linux's tcp_send_fin). */
 	if (last && (c->flags & TF_FIN_QUEUED))
 		return len;

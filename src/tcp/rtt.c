@@ -127,6 +127,15 @@ void tcp_cc_partial_or_full_ack(struct tcp_conn *c, uint32_t ack, uint32_t acked
 void tcp_cc_timeout(struct tcp_conn *c)
 {
 	/*
+	 * RFC 2018 8: after a retransmission timeout the sender "MUST ignore
+	 * prior SACK information", since the receiver may have discarded
+	 * (reneged on) what it SACKed.
+	 */
+	if (c->sb) {
+		c->sb->n_sacked = 0;
+		c->sb->high_rxt = c->snd.una;
+	}
+	/*
 	 * RFC 5681 3.1 eq. 4 and the loss window of one segment; RFC 6582 4:
 	 * leave recovery. ssthresh is set only if the segment "has not yet been
 	 * resent by way of the retransmission timer".
