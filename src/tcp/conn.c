@@ -38,6 +38,8 @@ struct tcp_conn *tcp_conn_new(struct tw_stack *st)
 void tcp_conn_free(struct tcp_conn *c)
 {
 	struct tw_stack *st = c->stack;
+	if (st->last_conn == c)
+		st->last_conn = NULL;
 	tcp_timer_remove(c);
 	tcp_sockbuf_free(c->sb);
 	c->sb = NULL;

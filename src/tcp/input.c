@@ -454,6 +454,13 @@ static void ack_new_data(struct tcp_conn *c, const struct seg_in *s)
 		c->snd.nxt = c->snd.una;
 	rtt_from_ack(c, s);
 	tcp_sack_trim(c);
+	/*
+	 * Outside recovery the recovery point follows SND.UNA, so the guard
+	 * against re-entering recovery (RFC 6582 3.2, RFC 6675 5) keeps its
+	 * meaning modulo 2^32 however long a connection runs without loss.
+	 */
+	if (!(c->flags & TF_IN_RECOVERY) && seq_gt(c->snd.una, c->recover + 1))
+		c->recover = c->snd.una - 1;
 	if (!(c->flags & TF_IN_RECOVERY))
 		tcp_cc_ack(c, acked);
 	else if (!(c->flags & TF_SACK))

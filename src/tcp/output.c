@@ -53,8 +53,8 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 		 */
 		uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
 		uint32_t w = space < 65535 ? space : 65535;
-		if (seg)
-			w -= w % seg;
+		if (seg && w >= seg)
+			w -= w % seg;   /* a buffer under one segment is offered as it is */
 		c->rcv.adv = c->rcv.nxt + w;
 		return (uint16_t)w;
 	}
@@ -84,12 +84,18 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 	 */
 	uint32_t field = (uint32_t)(((uint64_t)wnd + (1u << c->rcv_wscale) - 1) >> c->rcv_wscale);
 	/*
-	 * Held edges rounded up again and again would creep right past what the
-	 * ring can hold; where rounding up would promise bytes the ring has no
-	 * room for, round down instead (RFC 7323 2.4 lets the window retract by
-	 * less than one unit when scaling).
+	 * Held edges rounded up again and again creep right; where rounding up
+	 * would promise bytes the ring has no room for, round down instead (a
+	 * retraction of less than one unit, which RFC 7323 2.4 expects a sender
+	 * to cope with).
 	 */
 	if (c->sb) {
+		/*
+		 * DEVIATION(RFC 7323 appendix F): like Linux by default, a held edge
+		 * is rounded up rather than shrunk, so it can creep right by less
+		 * than a unit per ACK; here never past the ring (the buffer plus
+		 * TCP_RCV_SLACK), where Linux's bound is tcp_rmem[2].
+		 */
 		uint32_t ring_room = c->sb->rcv.cap > c->sb->rcv.len ? c->sb->rcv.cap - c->sb->rcv.len : 0;
 		if ((uint64_t)field << c->rcv_wscale > ring_room)
 			field = ring_room >> c->rcv_wscale;
@@ -435,8 +441,8 @@ static bool can_send_data(const struct tcp_conn *c)
  */
 static uint32_t limited_cwnd(const struct tcp_conn *c)
 {
-	if ((c->flags & TF_IN_RECOVERY) || !c->dupacks)
-		return c->cwnd;
+	if ((c->flags & TF_IN_RECOVERY) || !c->dupacks || c->snd.nxt != c->snd.max)
+		return c->cwnd;   /* new data only: not the resending that follows a timeout */
 	uint32_t extra = (c->dupacks < 2 ? c->dupacks : 2u) * c->snd_mss;
 	return c->cwnd + extra;
 }
@@ -484,6 +490,17 @@ void tcp_output(struct tcp_conn *c)
 		uint32_t avail = sent < queued ? queued - sent : 0;
 		uint32_t wnd = c->snd.wnd < limited_cwnd(c) ? c->snd.wnd : limited_cwnd(c);
 		uint32_t usable = wnd > sent ? wnd - sent : 0;
+		if ((c->flags & (TF_IN_RECOVERY | TF_SACK)) == (TF_IN_RECOVERY | TF_SACK) && c->sb) {
+			/*
+			 * RFC 6675 5 (C), NextSeg rule 3: in SACK recovery new data
+			 * goes while the pipe, not everything since SND.UNA, is under
+			 * cwnd; the peer's window still bounds it.
+			 */
+			uint32_t pipe = tcp_sack_pipe(c);
+			uint32_t room = c->cwnd > pipe ? c->cwnd - pipe : 0;
+			uint32_t peer = c->snd.wnd > sent ? c->snd.wnd - sent : 0;
+			usable = room < peer ? room : peer;
+		}
 		uint32_t len = avail ? segment_size(c, avail, usable) : 0;
 		if (len > before_sacked)
 			len = before_sacked;
@@ -551,7 +568,11 @@ void tcp_retransmit_head(struct tcp_conn *c, bool rewind)
 	if (!c->sb)
 		return;
 	uint32_t queued = c->sb->snd.len;
+	uint32_t len = queued < c->snd_mss ? queued : c->snd_mss;
+	/* Not into what the peer SACKed (RFC 6675 NextSeg: only unSACKed bytes). */
+	if (c->sb->n_sacked && seq_lt(c->sb->sacked[0].left, c->snd.una + len))
+		len = c->sb->sacked[0].left - c->snd.una;
 	if (rewind)
 		c->snd.nxt = c->snd.una;
-	tcp_send_range(c, c->snd.una, queued < c->snd_mss ? queued : c->snd_mss);
+	tcp_send_range(c, c->snd.una, len);
 }

@@ -60,6 +60,17 @@ void tcp_sack_trim(struct tcp_conn *c)
 	struct tcp_sockbuf *sb = c->sb;
 	if (!sb)
 		return;
+	/*
+	 * A cumulative ACK that stops at or inside a SACKed block means the
+	 * receiver dropped what it SACKed (reneging, RFC 2018 8): forget the
+	 * scoreboard rather than skip data the peer no longer holds (as
+	 * Linux's tcp_check_sack_reneging).
+	 */
+	if (sb->n_sacked && seq_geq(c->snd.una, sb->sacked[0].left) && seq_lt(c->snd.una, sb->sacked[0].right)) {
+		sb->n_sacked = 0;
+		sb->high_rxt = c->snd.una;
+		return;
+	}
 	while (sb->n_sacked && seq_leq(sb->sacked[0].right, c->snd.una))
 		remove_block(sb, 0);
 	if (sb->n_sacked && seq_lt(sb->sacked[0].left, c->snd.una))
@@ -91,7 +102,7 @@ bool tcp_sack_head_lost(const struct tcp_conn *c)
  * were retransmitted and are in flight, holes above it below the highest
  * SACKed byte are lost, and everything above that is in flight.
  */
-static uint32_t pipe_estimate(const struct tcp_conn *c)
+uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 {
 	const struct tcp_sockbuf *sb = c->sb;
 	uint32_t high_sack = sb->n_sacked ? sb->sacked[sb->n_sacked - 1].right : c->snd.una;
@@ -126,7 +137,7 @@ void tcp_sack_recover(struct tcp_conn *c)
 {
 	struct tcp_sockbuf *sb = c->sb;
 	uint32_t seq, len;
-	uint32_t pipe = pipe_estimate(c);
+	uint32_t pipe = tcp_sack_pipe(c);
 	while (pipe < c->cwnd && next_hole(c, &seq, &len)) {
 		tcp_send_range(c, seq, len);
 		sb->high_rxt = seq + len;

@@ -247,6 +247,7 @@ void tcp_sack_update(struct tcp_conn *c, const struct wire_tcp_opts *o);
 void tcp_sack_trim(struct tcp_conn *c);
 bool tcp_sack_head_lost(const struct tcp_conn *c);
 void tcp_sack_recover(struct tcp_conn *c);
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
 uint32_t tcp_sack_skip(struct tcp_conn *c);
 
 /* buf.c: the rings. */

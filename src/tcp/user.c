@@ -221,6 +221,8 @@ void tcp_after_read(struct tcp_conn *c)
 	if (space > most)
 		space = most;
 	uint32_t mss = c->snd_mss ? c->snd_mss : 536;
-	if (space >= 2 * now_wnd && space - now_wnd >= mss)
+	uint32_t half = c->sb ? c->sb->rcvbuf / 2 : mss;
+	uint32_t step = half < mss ? half : mss;   /* the silly-window threshold of tcp_wnd_field */
+	if (space >= 2 * now_wnd && space - now_wnd >= step)
 		tcp_send_ack(c);
 }
