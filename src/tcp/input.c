@@ -523,6 +523,8 @@ static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 		return false;
 	}
 	c->probes = 0;   /* the peer is alive: probes so far were answered */
+	if (c->sb)
+		c->sb->last_ack_at = c->stack->now;
 	bool old = seq_lt(s->t.ack, c->snd.una);
 	bool sack = (c->flags & TF_SACK) && c->sb;
 	if (sack)

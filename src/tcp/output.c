@@ -102,7 +102,15 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 	}
 	if (field > 65535)
 		field = 65535;
-	c->rcv.adv = c->rcv.nxt + (field << c->rcv_wscale);
+	/*
+	 * What was offered stays accepted even when this field rounds down: the
+	 * acceptance edge never moves left, and an earlier offer always still
+	 * fits the ring (offers are bounded by its room, which reading only
+	 * grows).
+	 */
+	uint32_t offered = c->rcv.nxt + (field << c->rcv_wscale);
+	if (seq_gt(offered, c->rcv.adv) || !seq_gt(c->rcv.adv, c->rcv.nxt))
+		c->rcv.adv = offered;
 	return (uint16_t)field;
 }
 

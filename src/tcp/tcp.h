@@ -76,6 +76,7 @@ struct tcp_sockbuf {
 	uint32_t user_timeout_ms;
 	uint32_t keep_idle_s, keep_intvl_s, keep_probes;
 	uint64_t rtx_since;         /* when unacknowledged data was first retransmitted */
+	uint64_t last_ack_at;       /* when the peer last sent an acceptable ACK */
 	uint64_t bytes_sent, bytes_received, retransmits;
 	unsigned last_events;       /* what the callback was last told */
 	bool changed, notify_queued;

@@ -174,7 +174,17 @@ static bool rtx_timeout(struct tcp_conn *c)
 	}
 	if (c->snd.una == c->snd.max)
 		return true;   /* everything was acknowledged meanwhile */
-	if (data_retries_exhausted(c)) {
+	if (c->snd.wnd == 0 && !(c->flags & TF_ORPHAN) && c->sb) {
+		/*
+		 * The peer shut its window on data in flight: the retransmissions
+		 * are window probes and do not count against data_retries while
+		 * the peer answers (Linux: only no ACK for TCP_RTO_MAX ends it).
+		 */
+		if (st->now - c->sb->last_ack_at > st->cfg.rto_max_us) {
+			give_up(c);
+			return false;
+		}
+	} else if (data_retries_exhausted(c)) {
 		give_up(c);
 		return false;
 	}
