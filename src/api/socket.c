@@ -87,11 +87,10 @@ int tw_listen(struct tw_sock *s, int backlog)
 		c->family = TW_AF_INET;
 	if (!c->lport && pick_listen_port(c))
 		return -EADDRINUSE;
-	for (struct tcp_conn *o = tcp_listen_lookup(c->stack, c->family, c->laddr, c->lport); o;) {
-		if (memcmp(o->laddr, c->laddr, 16) == 0)
-			return -EADDRINUSE;
-		break;
-	}
+	/* One listener per address and port (the lookup prefers an exact address). */
+	const struct tcp_conn *other = tcp_listen_lookup(c->stack, c->family, c->laddr, c->lport);
+	if (other && memcmp(other->laddr, c->laddr, 16) == 0)
+		return -EADDRINUSE;
 	tcp_offer_options(c);
 	c->backlog = (uint16_t)backlog;
 	c->flags |= TF_LISTENER;
