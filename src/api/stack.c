@@ -161,7 +161,7 @@ uint64_t tw_poll(struct tw_stack *st, uint64_t now)
 	tcp_timers_run(st, st->now);
 	tcp_notify_flush(st);
 	/* The deadline after the callbacks, which may have armed new timers. */
-	return tcp_timers_run(st, st->now);
+	return tcp_timers_next(st);
 }
 
 void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out)

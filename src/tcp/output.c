@@ -25,6 +25,11 @@ uint32_t tcp_flight(const struct tcp_conn *c)
 	return c->snd.nxt - c->snd.una;
 }
 
+/*
+ * How far the window may open now: the free buffer, and, like Linux, no
+ * further than rcv_ssthresh (the SYN's window at first, growing as data
+ * arrives in receive_text, up to the buffer).
+ */
 uint32_t tcp_rcv_space(const struct tcp_conn *c)
 {
 	if (!c->sb) {
@@ -32,7 +37,10 @@ uint32_t tcp_rcv_space(const struct tcp_conn *c)
 		return l && l->sb ? l->sb->rcvbuf : c->stack->cfg.rcvbuf;
 	}
 	uint32_t used = c->sb->rcv.len;
-	return c->sb->rcvbuf > used ? c->sb->rcvbuf - used : 0;
+	uint32_t space = c->sb->rcvbuf > used ? c->sb->rcvbuf - used : 0;
+	if (c->sb->rcv_ssthresh && space > c->sb->rcv_ssthresh)
+		space = c->sb->rcv_ssthresh;
+	return space;
 }
 
 static uint32_t rcvbuf_of(const struct tcp_conn *c)
@@ -59,13 +67,6 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 		return (uint16_t)w;
 	}
 
-	/*
-	 * Like Linux, the window opens no further than rcv_ssthresh: the SYN's
-	 * window at first, growing as data arrives (receive_text), up to the
-	 * buffer.
-	 */
-	if (c->sb && c->sb->rcv_ssthresh && space > c->sb->rcv_ssthresh)
-		space = c->sb->rcv_ssthresh;
 	uint32_t edge = c->rcv.nxt + space;
 	uint32_t mss = c->snd_mss ? c->snd_mss : c->rcv_mss;
 	uint32_t sws = rcvbuf_of(c) / 2 < mss ? rcvbuf_of(c) / 2 : mss;

@@ -189,7 +189,8 @@ void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forc
 void tcp_wheel_init(struct tcp_wheel *w, uint64_t now);
 void tcp_timer_update(struct tcp_conn *c);   /* after changing rtx_at, delack_at or idle_at */
 void tcp_timer_remove(struct tcp_conn *c);
-uint64_t tcp_timers_run(struct tw_stack *st, uint64_t now);
+void tcp_timers_run(struct tw_stack *st, uint64_t now);
+uint64_t tcp_timers_next(const struct tw_stack *st);
 
 /* conn.c: control blocks, the tables, states. */
 struct tcp_conn *tcp_conn_new(struct tw_stack *st);

@@ -301,7 +301,7 @@ static size_t next_busy_slot(const struct tcp_wheel *w, size_t from)
 	return SIZE_MAX;
 }
 
-uint64_t tcp_timers_run(struct tw_stack *st, uint64_t now)
+void tcp_timers_run(struct tw_stack *st, uint64_t now)
 {
 	struct tcp_wheel *w = &st->wheel;
 	uint64_t now_tick = now / TCP_TICK_US;
@@ -327,6 +327,12 @@ uint64_t tcp_timers_run(struct tw_stack *st, uint64_t now)
 			run_slot(st, i, now_tick);
 		}
 	}
+}
+
+/* The time of the next busy slot: no later than the earliest deadline's tick. */
+uint64_t tcp_timers_next(const struct tw_stack *st)
+{
+	const struct tcp_wheel *w = &st->wheel;
 	if (!w->count)
 		return UINT64_MAX;
 	size_t i = next_busy_slot(w, (w->done_tick + 1) & WHEEL_MASK);

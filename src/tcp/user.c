@@ -215,8 +215,6 @@ void tcp_after_read(struct tcp_conn *c)
 		return;
 	uint32_t now_wnd = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
 	uint32_t space = tcp_rcv_space(c);
-	if (c->sb && c->sb->rcv_ssthresh && space > c->sb->rcv_ssthresh)
-		space = c->sb->rcv_ssthresh;   /* the window will not open past it (tcp_wnd_field) */
 	uint32_t most = 65535u << c->rcv_wscale;   /* the largest window the field can carry */
 	if (space > most)
 		space = most;
