@@ -334,8 +334,8 @@ static inline struct tw_sock *h_listen(struct harness *h, int backlog)
 	return l;
 }
 
-/* An active open from OUR_PORT to the peer; returns the socket in SYN-SENT. */
-static inline struct tw_sock *h_connect(struct harness *h)
+/* An active open from `local_port` to the peer's `peer_port`; returns the socket in SYN-SENT. */
+static inline struct tw_sock *h_connect_ports(struct harness *h, uint16_t local_port, uint16_t peer_port)
 {
 	int err = 0;
 	struct tw_sock *s = tw_socket(h->st, &err);
@@ -344,12 +344,18 @@ static inline struct tw_sock *h_connect(struct harness *h)
 	memset(&local, 0, sizeof(local));
 	memset(&remote, 0, sizeof(remote));
 	local.addr = h->ours;
-	local.port = OUR_PORT;
+	local.port = local_port;
 	remote.addr = h->peer;
-	remote.port = PEER_PORT;
+	remote.port = peer_port;
 	assert_int_equal(tw_bind(s, &local), 0);
 	assert_int_equal(tw_connect(s, &remote), -115 /* EINPROGRESS */);
 	return s;
+}
+
+/* An active open from OUR_PORT to PEER_PORT. */
+static inline struct tw_sock *h_connect(struct harness *h)
+{
+	return h_connect_ports(h, OUR_PORT, PEER_PORT);
 }
 
 static inline enum tw_state h_state(const struct tw_sock *s)

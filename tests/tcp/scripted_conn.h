@@ -100,19 +100,7 @@ static inline int feed_data(struct conn *c, uint32_t seq, uint32_t ack, const ch
 
 static inline struct tw_sock *connect_from_our_port(struct harness *h, uint16_t peer_port)
 {
-	int err = 0;
-	struct tw_sock *s = tw_socket(h->st, &err);
-	assert_non_null(s);
-	struct tw_endpoint local, remote;
-	memset(&local, 0, sizeof(local));
-	memset(&remote, 0, sizeof(remote));
-	local.addr = h->ours;
-	local.port = OUR_PORT;
-	remote.addr = h->peer;
-	remote.port = peer_port;
-	assert_int_equal(tw_bind(s, &local), 0);
-	assert_int_equal(tw_connect(s, &remote), -115 /* EINPROGRESS */);
-	return s;
+	return h_connect_ports(h, OUR_PORT, peer_port);
 }
 
 /*

@@ -166,19 +166,7 @@ static void fill_free_pool(struct harness *h)
 
 static struct tw_sock *connect_from(struct harness *h, uint16_t lport)
 {
-	int err = 0;
-	struct tw_sock *s = tw_socket(h->st, &err);
-	assert_non_null(s);
-	struct tw_endpoint local, remote;
-	memset(&local, 0, sizeof(local));
-	memset(&remote, 0, sizeof(remote));
-	local.addr = h->ours;
-	local.port = lport;
-	remote.addr = h->peer;
-	remote.port = PEER_PORT;
-	assert_int_equal(tw_bind(s, &local), 0);
-	assert_int_equal(tw_connect(s, &remote), -EINPROGRESS);
-	return s;
+	return h_connect_ports(h, lport, PEER_PORT);
 }
 
 /* The next segment is a SYN of ours from `lport`. */
