@@ -172,7 +172,7 @@ TW_API uint64_t tw_poll(struct tw_stack *st, uint64_t now);
 
 enum tw_drop {
 	TW_DROP_MALFORMED = 1,      /* IP or TCP header fails to parse or its checksum */
-	TW_DROP_NOT_OURS,           /* not addressed to one of the stack's addresses, or not TCP */
+	TW_DROP_NOT_OURS,           /* not to one of the stack's addresses, or neither TCP nor an echo request */
 	TW_DROP_NO_SOCKET,          /* no connection or listener (answered with RST if allowed) */
 	TW_DROP_INVALID,            /* refused by the segment-arrival checks */
 	TW_DROP_QUEUE_FULL,         /* SYN or accept queue full, or connection limit */
@@ -183,12 +183,16 @@ struct tw_stack_stats {
 	uint64_t in_segs, out_segs, retrans_segs, out_rsts;
 	uint64_t drops[TW_DROP_COUNT];
 	uint64_t challenge_acks;
+	uint64_t icmp_echo_replies; /* pings answered (RFC 1122 3.2.2.6, RFC 4443 4.2) */
 	uint64_t timeouts;          /* retransmission timer expiries (data, not SYNs) */
 	uint64_t recoveries;        /* fast retransmit / loss recovery episodes */
 	uint64_t active_opens, passive_opens, conns_established, conns_reset, conns_timed_out;
 	uint32_t conns;             /* sockets alive now, TIME-WAIT and listeners included */
 };
 TW_API void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out);
+
+/* Is this IP packet addressed to one of the stack's addresses? (Looks at the header only.) */
+TW_API bool tw_stack_is_local(const struct tw_stack *st, const uint8_t *pkt, size_t len);
 
 /* ------------------------------------------------------------------ sockets */
 
@@ -323,6 +327,81 @@ struct tw_pipe_stats {
 	uint64_t sent, delivered, lost, duplicated, reordered, corrupted, too_big;
 };
 TW_API void tw_pipe_stats(const struct tw_pipe *p, bool from_a, struct tw_pipe_stats *out);
+
+/* ------------------------------------------------------- TUN link (Linux) */
+
+/*
+ * A Linux TUN interface carrying the stack's IP packets to and from the
+ * kernel (IFF_TUN, no packet-information header). Opening needs root or
+ * CAP_NET_ADMIN.
+ */
+struct tw_tun;
+
+/*
+ * Opens the TUN interface `name`, creating it if it does not exist; its file
+ * descriptor is non-blocking. NULL with *err = -errno: -ENOENT (no
+ * /dev/net/tun), -EPERM (no privilege), -EBUSY (another process has it),
+ * -EEXIST (the name belongs to an interface that is not a TUN device),
+ * -ENAMETOOLONG or -EINVAL (a bad name).
+ */
+TW_API struct tw_tun *tw_tun_open(const char *name, int *err);
+TW_API void tw_tun_close(struct tw_tun *t);
+TW_API int tw_tun_fd(const struct tw_tun *t);
+TW_API const char *tw_tun_name(const struct tw_tun *t);
+/* The interface's MTU as the kernel had it when opened: the stack's tw_stack_config.mtu. */
+TW_API uint32_t tw_tun_mtu(const struct tw_tun *t);
+/* Did tw_tun_open create the interface (rather than attach to an existing one)? */
+TW_API bool tw_tun_created(const struct tw_tun *t);
+/* One packet into `buf`: its length, or -EAGAIN when none is waiting, or -errno. */
+TW_API long tw_tun_read(struct tw_tun *t, uint8_t *buf, size_t cap);
+/* One packet to the kernel; 0 or -errno. */
+TW_API int tw_tun_write(struct tw_tun *t, const uint8_t *pkt, size_t len);
+/* Brings the interface up. 0 or -errno. */
+TW_API int tw_tun_set_up(struct tw_tun *t);
+/* Turns the kernel's IPv6 on the interface on (without duplicate address detection) or off. */
+TW_API int tw_tun_set_ipv6(struct tw_tun *t, bool enabled);
+/* Gives the kernel's side of the link an address and prefix (its route to the stack). 0 or -errno. */
+TW_API int tw_tun_add_host_addr(struct tw_tun *t, const struct tw_addr *addr, unsigned prefix_len);
+
+/* ------------------------------------------------------ event loop (Linux) */
+
+/*
+ * An epoll loop that drives one stack: packets from a TUN interface, the
+ * stack's timers, and the application's own file descriptors. It reads
+ * CLOCK_MONOTONIC and passes the time to the stack, in microseconds.
+ * Socket callbacks (tw_set_callback) run from inside the loop as usual.
+ */
+struct tw_loop;
+
+/* Called when a watched descriptor is ready: TW_POLLIN, TW_POLLOUT, TW_POLLERR, TW_POLLHUP. */
+typedef void (*tw_loop_fd_fn)(struct tw_loop *l, int fd, unsigned events, void *ctx);
+/* Sees each packet the stack sends (outbound) or receives for its own addresses. */
+typedef void (*tw_loop_tap_fn)(void *ctx, uint64_t now, bool outbound, const uint8_t *pkt, size_t len);
+
+/* Takes over the stack's output callback. NULL with *err = -errno. */
+TW_API struct tw_loop *tw_loop_new(struct tw_stack *st, struct tw_tun *tun, int *err);
+TW_API void tw_loop_free(struct tw_loop *l);
+/*
+ * Watches `fd` for TW_POLLIN and/or TW_POLLOUT (again for the same fd: new
+ * events and callback). -EPERM for a regular file, which is always ready.
+ */
+TW_API int tw_loop_watch(struct tw_loop *l, int fd, unsigned events, tw_loop_fd_fn fn, void *ctx);
+/* Stops watching `fd`; safe from inside any callback. */
+TW_API void tw_loop_unwatch(struct tw_loop *l, int fd);
+TW_API void tw_loop_set_tap(struct tw_loop *l, tw_loop_tap_fn tap, void *ctx);
+/*
+ * Runs until tw_loop_stop() or until the clock reaches `until` (UINT64_MAX:
+ * no limit). 0, or -errno when waiting or reading the interface failed.
+ */
+TW_API int tw_loop_run(struct tw_loop *l, uint64_t until);
+TW_API void tw_loop_stop(struct tw_loop *l);
+/* The loop's clock, microseconds (CLOCK_MONOTONIC), as last read. */
+TW_API uint64_t tw_loop_now(const struct tw_loop *l);
+
+struct tw_loop_stats {
+	uint64_t packets_in, packets_out, write_errors;
+};
+TW_API void tw_loop_stats(const struct tw_loop *l, struct tw_loop_stats *out);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,11 @@
 /*
- * threeway demo: two threeway stacks in one process, joined by the in-memory
- * link on a virtual clock. A client connects to a server, sends an HTTP-style
- * request, reads the response and both close; every packet is printed as
- * tcpdump prints it, the handshake explained, and the negotiated parameters
- * shown once it is done.
+ * threeway demo. Where it can (root, /dev/net/tun, curl), curl fetches a page
+ * from threeway through the kernel's TCP over a TUN interface (demo_tun.c).
+ * Elsewhere, or with --in-memory: two threeway stacks in one process, joined
+ * by the in-memory link on a virtual clock. A client connects to a server,
+ * sends an HTTP-style request, reads the response and both close; every
+ * packet is printed as tcpdump prints it, the handshake explained, and the
+ * negotiated parameters shown once it is done.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -13,22 +15,26 @@
 #include <time.h>
 
 #include "cli.h"
+#include "demo.h"
 #include "threeway.h"
 
 static const char demo_usage[] =
 	"usage: threeway demo [--in-memory] [--pcap FILE] [-v] [--loss P] [--seed N]\n"
 	"\n"
-	"Runs a client (10.7.0.1) and a server (10.7.0.2, port 80), two threeway stacks\n"
-	"joined by an in-memory link: the three-way handshake, an HTTP-style request and\n"
-	"response, and the close, each packet as 'tcpdump -nn' prints it, with what the\n"
-	"handshake's packets mean and the parameters it negotiated.\n"
+	"As root with /dev/net/tun and curl: in a private network namespace, threeway\n"
+	"serves http on a TUN interface (10.7.0.2) and curl fetches a page through\n"
+	"Linux's own TCP (10.7.0.1). Elsewhere, or with --in-memory: a client (10.7.0.1)\n"
+	"and a server (10.7.0.2, port 80), two threeway stacks joined by an in-memory\n"
+	"link. Either way: the three-way handshake, the request and response, and the\n"
+	"close, each packet as 'tcpdump -nn' prints it, with what the handshake's\n"
+	"packets mean and the parameters it negotiated.\n"
 	"\n"
-	"  --in-memory  the two stacks in this process (the only mode for now)\n"
+	"  --in-memory  the two stacks in this process, whatever the system allows\n"
 	"  --pcap FILE  also write the packets to FILE (pcap, raw IP), for tcpdump or\n"
 	"               wireshark\n"
 	"  -v           print the IP header and checksums too (tcpdump -v)\n"
 	"  --loss P     drop each packet with probability P (0 to 0.5) to watch\n"
-	"               retransmission\n"
+	"               retransmission (in memory)\n"
 	"  --seed N     the seed of the loss (default 1)\n"
 	"  -h, --help   this help\n";
 
@@ -39,7 +45,7 @@ static const char request[] = "GET / HTTP/1.0\r\nHost: 10.7.0.2\r\n\r\n";
 static const char response[] =
 	"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\r\nHello from threeway!\r\n";
 
-static const char *const handshake_meaning[3] = {
+const char *const demo_handshake_meaning[3] = {
 	"SYN: the client picks its initial sequence number (RFC 6528: a keyed hash of\n"
 	"  the addresses and ports plus a clock) and offers MSS, SACK, timestamps and\n"
 	"  window scaling.",
@@ -50,6 +56,7 @@ static const char *const handshake_meaning[3] = {
 };
 
 struct demo_opts {
+	bool in_memory;
 	const char *pcap_path;
 	unsigned verbose;
 	double loss;
@@ -89,12 +96,13 @@ static int parse_demo_args(int argc, char **argv, struct demo_opts *o, FILE *out
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'm': break;
+		case 'm': o->in_memory = true; break;
 		case 'p': o->pcap_path = optarg; break;
 		case 'v': o->verbose = o->verbose < 2 ? o->verbose + 1 : 2; break;
 		case 'l':
 			errno = 0;
 			o->loss = strtod(optarg, &end);
+			o->in_memory = true;   /* impairments are the in-memory link's */
 			if (errno || *end || end == optarg || !(o->loss >= 0 && o->loss <= 0.5)) {
 				fprintf(err, "threeway demo: --loss wants a probability from 0 to 0.5, not '%s'\n", optarg);
 				return 2;
@@ -134,7 +142,7 @@ static void demo_tap(void *ctx, uint64_t now, bool from_client, const uint8_t *p
 	const char *text = tw_trace_render(d->tracer, sec, frac, TW_LINK_RAW, pkt, len, len);
 	fputs(text ? text : "(out of memory)\n", d->out);
 	if (d->packets < 3)
-		fprintf(d->out, "  %s\n\n", handshake_meaning[d->packets]);
+		fprintf(d->out, "  %s\n\n", demo_handshake_meaning[d->packets]);
 	d->packets++;
 	if (d->pcap && d->rc == 0) {
 		int e = tw_pcap_write(d->pcap, sec, frac, pkt, len);
@@ -266,6 +274,18 @@ int cmd_demo(int argc, char **argv, FILE *out, FILE *err)
 	int rc = parse_demo_args(argc, argv, &o, out, err);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+
+	char why[128];
+	if (!o.in_memory) {
+		if (demo_tun_available(why, sizeof(why))) {
+			rc = demo_tun_run(out, err, o.verbose, o.pcap_path);
+			if (rc != DEMO_TUN_UNAVAILABLE)
+				return rc;
+			snprintf(why, sizeof(why), "no network namespace could be made");
+		}
+		fprintf(out, "The demo over a real kernel cannot run here: %s.\n"
+			     "Running it in memory instead (--in-memory).\n\n", why);
+	}
 
 	struct demo d;
 	memset(&d, 0, sizeof(d));

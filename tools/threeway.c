@@ -17,6 +17,8 @@ static const char usage[] =
 	"Commands:\n"
 	"  demo    show a TCP three-way handshake, packet by packet, as tcpdump prints it\n"
 	"  trace   print a pcap or pcapng capture exactly as 'tcpdump -nn' does\n"
+	"  serve   serve http, echo, discard or chargen on a TUN interface\n"
+	"  connect connect to a host through a TUN interface, like netcat\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     this help ('threeway COMMAND --help' for a command's options)\n"
@@ -28,6 +30,8 @@ static const struct {
 } commands[] = {
 	{ "demo", cmd_demo },
 	{ "trace", cmd_trace },
+	{ "serve", cmd_serve },
+	{ "connect", cmd_connect },
 };
 
 /* Output that could not be written (a full disk, a closed pipe) is an error, not a success. */

@@ -164,6 +164,17 @@ uint64_t tw_poll(struct tw_stack *st, uint64_t now)
 	return tcp_timers_next(st);
 }
 
+bool tw_stack_is_local(const struct tw_stack *st, const uint8_t *pkt, size_t len)
+{
+	if (!pkt || len < 1)
+		return false;
+	if (pkt[0] >> 4 == 4 && len >= WIRE_IPV4_HDR_MIN)
+		return tcp_has_addr(st, TW_AF_INET, pkt + 16);
+	if (pkt[0] >> 4 == 6 && len >= WIRE_IPV6_HDR_LEN)
+		return tcp_has_addr(st, TW_AF_INET6, pkt + 24);
+	return false;
+}
+
 void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out)
 {
 	*out = st->stats;

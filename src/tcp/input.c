@@ -877,6 +877,8 @@ static int conn_input(struct tcp_conn *c, struct seg_in *s)
 
 /* ------------------------------------------------------------------ entry */
 
+enum { PARSE_HANDLED = 1 };
+
 static bool is_multicast(uint8_t family, const uint8_t *a)
 {
 	if (family == TW_AF_INET)
@@ -884,6 +886,20 @@ static bool is_multicast(uint8_t family, const uint8_t *a)
 	return a[0] == 0xff;
 }
 
+/* An ICMP message to one of our unicast addresses goes to the responder; its result is final. */
+static int icmp_input(struct tw_stack *st, const struct seg_in *s, const uint8_t *msg, size_t len)
+{
+	if (!tcp_has_addr(st, s->family, s->dst) || is_multicast(s->family, s->src))
+		return drop(st, TW_DROP_NOT_OURS);
+	int r = tcp_icmp_input(st, s->family, s->src, s->dst, msg, len);
+	return r ? drop(st, (enum tw_drop)-r) : PARSE_HANDLED;
+}
+
+/*
+ * Parses the IP header once. Returns 0 with `s` holding a TCP segment to act
+ * on, PARSE_HANDLED when the packet was another protocol already dealt with,
+ * or a negative drop reason.
+ */
 static int parse_ip(struct tw_stack *st, const uint8_t *pkt, size_t len, struct seg_in *s)
 {
 	struct wire_pseudo ph;
@@ -895,13 +911,16 @@ static int parse_ip(struct tw_stack *st, const uint8_t *pkt, size_t len, struct 
 		if (wire_ipv4_parse(&ip, pkt, len))
 			return drop(st, TW_DROP_MALFORMED);
 		/* DEVIATION(RFC 791 3.2): fragments are not reassembled; TCP avoids them (DF, MSS). */
-		if (ip.proto != WIRE_PROTO_TCP || wire_ipv4_mf(&ip) || wire_ipv4_frag_offset(&ip))
+		if ((ip.proto != WIRE_PROTO_TCP && ip.proto != WIRE_PROTO_ICMP) || wire_ipv4_mf(&ip) ||
+		    wire_ipv4_frag_offset(&ip))
 			return drop(st, TW_DROP_NOT_OURS);
 		s->family = TW_AF_INET;
 		memset(s->src, 0, 16);
 		memset(s->dst, 0, 16);
 		memcpy(s->src, ip.src, 4);
 		memcpy(s->dst, ip.dst, 4);
+		if (ip.proto == WIRE_PROTO_ICMP)
+			return icmp_input(st, s, ip.payload, ip.payload_len);
 		wire_ipv4_pseudo(&ip, &ph);
 		if (wire_tcp_parse(&s->t, ip.payload, ip.payload_len, &ph))
 			return drop(st, TW_DROP_MALFORMED);
@@ -911,11 +930,13 @@ static int parse_ip(struct tw_stack *st, const uint8_t *pkt, size_t len, struct 
 		struct wire_ipv6 ip6;
 		if (wire_ipv6_parse(&ip6, pkt, len))
 			return drop(st, TW_DROP_MALFORMED);
-		if (ip6.proto != WIRE_PROTO_TCP || ip6.fragmented)
+		if ((ip6.proto != WIRE_PROTO_TCP && ip6.proto != WIRE_PROTO_ICMPV6) || ip6.fragmented)
 			return drop(st, TW_DROP_NOT_OURS);
 		s->family = TW_AF_INET6;
 		memcpy(s->src, ip6.src, 16);
 		memcpy(s->dst, ip6.dst, 16);
+		if (ip6.proto == WIRE_PROTO_ICMPV6)
+			return icmp_input(st, s, ip6.payload, ip6.payload_len);
 		wire_ipv6_pseudo(&ip6, &ph);
 		if (wire_tcp_parse(&s->t, ip6.payload, ip6.payload_len, &ph))
 			return drop(st, TW_DROP_MALFORMED);
@@ -929,7 +950,7 @@ int tcp_input(struct tw_stack *st, const uint8_t *pkt, size_t len)
 	struct seg_in s;
 	int err = parse_ip(st, pkt, len, &s);
 	if (err)
-		return err;
+		return err == PARSE_HANDLED ? 0 : err;
 	/* RFC 9293 3.9.1, RFC 1122 4.2.3.10: only our addresses, never from multicast or broadcast. */
 	if (!tcp_has_addr(st, s.family, s.dst) || is_multicast(s.family, s.src) || s.t.sport == 0 ||
 	    s.t.dport == 0)

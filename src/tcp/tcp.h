@@ -213,6 +213,10 @@ void tcp_notify_flush(struct tw_stack *st);
 void tcp_conn_done(struct tcp_conn *c, int err);
 void tcp_enter_time_wait(struct tcp_conn *c);
 bool tcp_has_addr(const struct tw_stack *st, uint8_t family, const uint8_t *addr);
+
+/* icmp.c: echo replies. 0 when answered, or a negative TW_DROP_* reason. */
+int tcp_icmp_input(struct tw_stack *st, uint8_t family, const uint8_t *src, const uint8_t *dst,
+		   const uint8_t *msg, size_t len);
 unsigned tcp_events(const struct tcp_conn *c);
 
 /* output.c: building and sending segments. */

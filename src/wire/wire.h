@@ -321,4 +321,37 @@ static inline uint32_t wire_tcp_seg_len(const struct wire_tcp *t)
 	return (uint32_t)t->payload_len + !!(t->flags & WIRE_TCP_SYN) + !!(t->flags & WIRE_TCP_FIN);
 }
 
+/* ---------------------------------------------------------------------- ICMP */
+
+enum {
+	WIRE_ICMP_ECHO_REPLY = 0,       /* RFC 792 */
+	WIRE_ICMP_ECHO_REQUEST = 8,
+	WIRE_ICMP6_ECHO_REQUEST = 128,  /* RFC 4443 4.1 */
+	WIRE_ICMP6_ECHO_REPLY = 129,    /* RFC 4443 4.2 */
+};
+
+#define WIRE_ICMP_HDR_LEN 8
+
+/*
+ * An ICMP or ICMPv6 message as its first 8 bytes read for echo: type, code,
+ * identifier, sequence number, then the data. Other types parse the same way
+ * (id and seq are then just the 4 bytes after the checksum).
+ */
+struct wire_icmp {
+	uint8_t type, code;
+	uint16_t csum;            /* as on the wire */
+	uint16_t id, seq;
+	const uint8_t *data;      /* borrowed */
+	size_t data_len;
+};
+
+/*
+ * Parses `len` bytes of ICMP (ph NULL: RFC 792's checksum of the message
+ * alone) or ICMPv6 (ph given: RFC 4443 2.3's checksum with the pseudo-header,
+ * ph->len set by the caller). The checksum is verified last.
+ */
+int wire_icmp_parse(struct wire_icmp *m, const uint8_t *buf, size_t len, const struct wire_pseudo *ph);
+/* Writes the message and its checksum (ph as for parsing; ph->len is set here). */
+size_t wire_icmp_emit(const struct wire_icmp *m, uint8_t *buf, size_t cap, struct wire_pseudo *ph);
+
 #endif

@@ -228,7 +228,7 @@ static void test_demo_shows_the_handshake(void **state)
 {
 	(void)state;
 	struct run r;
-	run_threeway(&r, "demo");
+	run_threeway(&r, "demo --in-memory");
 	assert_int_equal(r.status, 0);
 	const char *syn = strstr(r.out, "Flags [S], seq ");
 	const char *synack = strstr(r.out, "Flags [S.], seq ");
@@ -273,7 +273,7 @@ static void test_demo_pcap_reads_the_same_in_tcpdump(void **state)
 	char pcap[1024], args[1200], cmd[1400];
 	struct run r;
 	snprintf(pcap, sizeof(pcap), "%s/demo.pcap", tmpdir);
-	snprintf(args, sizeof(args), "demo -v --pcap %s", pcap);
+	snprintf(args, sizeof(args), "demo --in-memory -v --pcap %s", pcap);
 	run_threeway(&r, args);
 	assert_int_equal(r.status, 0);
 	snprintf(cmd, sizeof(cmd), "TZ=UTC tcpdump -nn -v -r %s 2>/dev/null", pcap);

@@ -1,0 +1,94 @@
+# Shared by the interop tests: each test runs in network and PID namespaces
+# of its own (unshare), so the TUN interfaces, addresses and every process it
+# starts vanish when it ends, on any path: when the script exits or is
+# killed, the PID namespace's first process dies and the kernel kills the rest.
+#
+# Usage, at the top of a test:  . "$(dirname "$0")/lib.sh"; net_enter "$@"
+# Environment: THREEWAY_BIN (the binary), THREEWAY_REQUIRE_NETNS=1 (fail, not skip).
+
+SKIP=77
+
+net_skip() {
+	if [ "${THREEWAY_REQUIRE_NETNS:-0}" = 1 ]; then
+		echo "FAIL: $* (THREEWAY_REQUIRE_NETNS=1: this test must run)"
+		exit 1
+	fi
+	echo "SKIP: $*"
+	exit $SKIP
+}
+
+net_need() {
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 || net_skip "$tool is not installed"
+	done
+}
+
+# Re-runs the calling script inside fresh namespaces, unless it is there already.
+net_enter() {
+	if [ -z "${TW_NET_INSIDE:-}" ]; then
+		[ "$(id -u)" = 0 ] || net_skip "needs root (network namespaces, TUN interfaces)"
+		[ -c /dev/net/tun ] || net_skip "no /dev/net/tun"
+		net_need unshare ip python3
+		[ -x "${THREEWAY_BIN:-}" ] || { echo "FAIL: THREEWAY_BIN is not set to the threeway binary"; exit 1; }
+		unshare --net --pid --fork --kill-child --mount-proc true 2>/dev/null ||
+			net_skip "cannot create network and PID namespaces"
+		TW_NET_INSIDE=1 exec unshare --net --pid --fork --kill-child --mount-proc bash "$0" "$@"
+	fi
+	set -eu
+	TW="$THREEWAY_BIN"
+	WORK=$(mktemp -d)
+	trap 'net_cleanup' EXIT
+	ip link set lo up
+}
+
+net_cleanup() {
+	local pids
+	pids=$(jobs -p)
+	[ -n "$pids" ] && kill $pids 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# Waits until `threeway serve`, logging to $1, says it is serving (or gives up after 10 s).
+wait_serving() {
+	local log=$1 i
+	for i in $(seq 100); do
+		grep -q " on .* port " "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$log"
+	fail "threeway serve did not start"
+}
+
+# Starts `threeway serve` in the background with the given arguments; its
+# stderr goes to $WORK/serve.log, its stdout (the trace) to $WORK/trace.log.
+start_serve() {
+	"$TW" serve "$@" >"$WORK/trace.log" 2>"$WORK/serve.log" &
+	SERVE_PID=$!
+	wait_serving "$WORK/serve.log"
+}
+
+# The "N connections open" that `threeway serve` prints on SIGUSR1.
+serve_open_connections() {
+	local before
+	before=$(grep -c 'connections open' "$WORK/serve.log" || true)
+	kill -USR1 "$SERVE_PID"
+	for i in $(seq 50); do
+		[ "$(grep -c 'connections open' "$WORK/serve.log" || true)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	grep 'connections open' "$WORK/serve.log" | tail -1 | sed 's/.*: \([0-9]*\) connections open.*/\1/'
+}
+
+# Stops `threeway serve` with SIGTERM and checks it exits 0.
+stop_serve() {
+	kill -TERM "$SERVE_PID"
+	local rc=0
+	wait "$SERVE_PID" || rc=$?
+	[ "$rc" = 0 ] || { cat "$WORK/serve.log"; fail "threeway serve exited with $rc"; }
+}

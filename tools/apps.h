@@ -1,0 +1,38 @@
+/*
+ * The applications `threeway serve` runs on its connections: a small web
+ * server, echo (RFC 862), discard (RFC 863) and chargen (RFC 864). Each works
+ * through the socket API's readiness callbacks, so one loop serves any
+ * number of connections.
+ */
+#ifndef THREEWAY_TOOLS_APPS_H
+#define THREEWAY_TOOLS_APPS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "threeway.h"
+
+enum app_kind { APP_HTTP, APP_ECHO, APP_DISCARD, APP_CHARGEN };
+
+/* "http" -> APP_HTTP, ...; -1 for an unknown name. */
+int app_kind_parse(const char *name);
+const char *app_kind_name(enum app_kind k);
+
+struct app_server;
+
+/* `root`: the directory the http app serves files from (NULL: the built-in site only). */
+struct app_server *app_server_new(enum app_kind kind, const char *root);
+/* Frees the server's state and releases every connection still open (tw_close). */
+void app_server_free(struct app_server *srv);
+/* Makes `listener` hand its connections to the server. */
+void app_server_listen(struct app_server *srv, struct tw_sock *listener);
+/* Stops producing data and sends FIN on every connection (after what is queued). */
+void app_server_shutdown(struct app_server *srv);
+/* After a shutdown: has every connection's FIN been acknowledged (or the connection ended)? */
+bool app_server_drained(const struct app_server *srv);
+size_t app_server_conns(const struct app_server *srv);
+/* Called with a connection's parameters each time the http app answers a request on it. */
+typedef void (*app_observer_fn)(void *ctx, const struct tw_conn_info *info);
+void app_server_set_observer(struct app_server *srv, app_observer_fn fn, void *ctx);
+
+#endif

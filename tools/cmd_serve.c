@@ -1,0 +1,231 @@
+/*
+ * threeway serve: a server on a TUN interface. The stack answers on its
+ * addresses; the kernel on the other side of the interface (and anything
+ * routed through it) connects with its own TCP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "apps.h"
+#include "cli.h"
+#include "net.h"
+
+static const char serve_usage[] =
+	"usage: threeway serve --tun NAME --addr ADDR/LEN [--addr ADDR/LEN] --port N\n"
+	"                      --app http|echo|discard|chargen [--root DIR] [--trace] [--pcap FILE]\n"
+	"\n"
+	"Serves an application on the stack's addresses over a TUN interface, until\n"
+	"SIGINT or SIGTERM, then closes its connections (FIN) and exits. SIGUSR1 prints\n"
+	"the stack's counters. Needs root (or CAP_NET_ADMIN).\n"
+	"\n"
+	"  --port N          the TCP port to listen on\n"
+	"  --app APP         http: GET and HEAD of a built-in page ('/', '/info') and of\n"
+	"                    the files under --root; echo (RFC 862); discard (RFC 863);\n"
+	"                    chargen (RFC 864)\n"
+	"  --root DIR        the directory the http app serves\n"
+	"  --backlog N       connections waiting to be accepted (default 128)\n"
+	NET_OPTIONS_HELP
+	"  -h, --help        this help\n";
+
+/* How long, after SIGINT or SIGTERM, the peers have to acknowledge our FINs. */
+#define SHUTDOWN_GRACE_US 2000000u
+
+struct serve {
+	struct net net;
+	struct app_server *app;
+	struct tw_sock *listeners[NET_MAX_ADDRS];
+	unsigned n_listeners;
+	bool stopping;
+};
+
+struct serve_opts {
+	struct net_opts net;
+	long port;
+	int app;
+	const char *root;
+	long backlog;
+};
+
+static int parse_number(const char *arg, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *out, FILE *err)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "app", required_argument, NULL, 'a' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "backlog", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		NET_LONG_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
+		int taken = net_take_option(&o->net, c, optarg, "serve", err);
+		if (taken < 0)
+			return 2;
+		if (taken)
+			continue;
+		switch (c) {
+		case 'p':
+			if (parse_number(optarg, 1, 65535, &o->port)) {
+				fprintf(err, "threeway serve: --port wants a port from 1 to 65535, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'a':
+			if ((o->app = app_kind_parse(optarg)) < 0) {
+				fprintf(err, "threeway serve: --app wants http, echo, discard or chargen, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			o->root = optarg;
+			break;
+		case 'b':
+			if (parse_number(optarg, 1, 65535, &o->backlog)) {
+				fprintf(err, "threeway serve: --backlog wants a number from 1 to 65535, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(serve_usage, out);
+			return -1;
+		default:
+			cli_report_bad_option(err, "serve", c, argv);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(err, "threeway serve: unexpected argument '%s' (see threeway serve --help)\n", argv[optind]);
+		return 2;
+	}
+	int r = net_check_opts(&o->net, "serve", err);
+	if (r)
+		return r;
+	if (!o->port || o->app < 0) {
+		fprintf(err, "threeway serve: %s is required (see threeway serve --help)\n",
+			!o->port ? "--port N" : "--app APP");
+		return 2;
+	}
+	struct stat sb;
+	if (o->root && (stat(o->root, &sb) || !S_ISDIR(sb.st_mode))) {
+		fprintf(err, "threeway serve: --root %s: not a directory\n", o->root);
+		return 2;
+	}
+	if (o->root && o->app != APP_HTTP) {
+		fprintf(err, "threeway serve: --root is for --app http\n");
+		return 2;
+	}
+	return 0;
+}
+
+static void on_signal(struct net *n, int signo, void *ctx)
+{
+	struct serve *s = ctx;
+	if (signo == SIGUSR1) {
+		net_print_stats(n, s->n_listeners, n->err);
+		return;
+	}
+	if (signo == SIGINT || signo == SIGTERM) {
+		s->stopping = true;
+		tw_loop_stop(n->loop);
+	}
+}
+
+static int open_listeners(struct serve *s, const struct serve_opts *o)
+{
+	char buf[64];
+	for (size_t i = 0; i < o->net.n_addrs; i++) {
+		int err = 0;
+		struct tw_endpoint ep = { .addr = o->net.addrs[i].addr, .port = (uint16_t)o->port };
+		struct tw_sock *l = tw_socket(s->net.st, &err);
+		if (!l || (err = tw_bind(l, &ep)) != 0 || (err = tw_listen(l, (int)o->backlog)) != 0) {
+			fprintf(s->net.err, "threeway serve: cannot listen on %s port %ld: %s\n",
+				net_addr_str(&ep.addr, buf, sizeof(buf)), o->port, strerror(-err));
+			if (l)
+				tw_close(l);
+			return 1;
+		}
+		s->listeners[s->n_listeners++] = l;
+		app_server_listen(s->app, l);
+	}
+	return 0;
+}
+
+static void announce(struct serve *s, const struct serve_opts *o)
+{
+	char buf[64];
+	fprintf(s->net.err, "threeway serve: %s on", app_kind_name((enum app_kind)o->app));
+	for (size_t i = 0; i < o->net.n_addrs; i++)
+		fprintf(s->net.err, "%s %s port %ld", i ? "," : "", net_addr_str(&o->net.addrs[i].addr, buf, sizeof(buf)),
+			o->port);
+	fprintf(s->net.err, " (TUN interface %s, MTU %u)\n", tw_tun_name(s->net.tun), tw_tun_mtu(s->net.tun));
+	fflush(s->net.err);
+}
+
+/* Stop taking connections, FIN the open ones, and give the peers a moment to answer. */
+static void shut_down(struct serve *s)
+{
+	for (unsigned i = 0; i < s->n_listeners; i++)
+		tw_close(s->listeners[i]);
+	s->n_listeners = 0;
+	app_server_shutdown(s->app);
+	uint64_t deadline = tw_loop_now(s->net.loop) + SHUTDOWN_GRACE_US;
+	while (!app_server_drained(s->app) && tw_loop_now(s->net.loop) < deadline) {
+		uint64_t tick = tw_loop_now(s->net.loop) + 20000;
+		if (tw_loop_run(s->net.loop, tick < deadline ? tick : deadline))
+			break;
+	}
+}
+
+int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct serve_opts o = { .app = -1, .backlog = 128 };
+	int rc = parse_serve_args(argc, argv, &o, out, err);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+
+	struct serve s;
+	memset(&s, 0, sizeof(s));
+	s.net = (struct net){ .cmd = "serve", .out = out, .err = err, .on_signal = on_signal, .signal_ctx = &s };
+	struct tw_stack_config cfg;
+	tw_stack_config_init(&cfg);
+	if (net_open(&s.net, &o.net, &cfg))
+		return 1;
+	if (!(s.app = app_server_new((enum app_kind)o.app, o.root))) {
+		fprintf(err, "threeway serve: out of memory\n");
+		net_close(&s.net);
+		return 1;
+	}
+	rc = open_listeners(&s, &o);
+	if (rc == 0) {
+		announce(&s, &o);
+		int r = tw_loop_run(s.net.loop, UINT64_MAX);
+		if (r) {
+			fprintf(err, "threeway serve: the event loop failed: %s\n", strerror(-r));
+			rc = 1;
+		}
+		shut_down(&s);
+		net_print_stats(&s.net, 0, err);
+	}
+	app_server_free(s.app);
+	net_close(&s.net);
+	return rc ? rc : s.net.rc;
+}

@@ -1,0 +1,530 @@
+/*
+ * The http app: parse a request head, answer it from the built-in site or a
+ * file, stream the file as the connection takes it, then the next request.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+
+#define FILE_CHUNK 65536
+
+struct http_conn {
+	struct tw_sock *sock;
+	const char *root;
+	char in[HTTP_MAX_HEAD];
+	size_t in_len;
+	uint64_t body_to_skip;      /* of a request that carried one */
+	char *out;                  /* status line, headers and a built-in body */
+	size_t out_len, out_off;
+	int file_fd;                /* a file body still to send, or -1 */
+	uint64_t file_left;
+	char *chunk;                /* the part of the file read and not yet sent */
+	size_t chunk_len, chunk_off;
+	bool last;                  /* close once this response is queued */
+	uint64_t answered;
+};
+
+/* ------------------------------------------------------------ parsing */
+
+/* RFC 9112 2.2: a line ends in CRLF, and a bare LF is accepted as well. The head ends at an empty line. */
+static const char *find_head_end(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (i + 1 < len && buf[i + 1] == '\n')
+			return buf + i + 2;
+		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			return buf + i + 3;
+	}
+	return NULL;
+}
+
+static bool header_is(const char *line, size_t len, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+	if (len <= n || strncasecmp(line, name, n) || line[n] != ':')
+		return false;
+	const char *v = line + n + 1;
+	while (v < line + len && (*v == ' ' || *v == '\t'))
+		v++;
+	*value = v;
+	return true;
+}
+
+/* Does the comma-separated header value (up to `end`) hold `token`? */
+static bool has_token(const char *v, const char *end, const char *token)
+{
+	size_t n = strlen(token);
+	while (v < end) {
+		while (v < end && (*v == ' ' || *v == ','))
+			v++;
+		const char *t = v;
+		while (v < end && *v != ',')
+			v++;
+		const char *e = v;
+		while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - t) == n && !strncasecmp(t, token, n))
+			return true;
+	}
+	return false;
+}
+
+static long parse_request_line(const char *line, size_t len, struct http_request *req)
+{
+	const char *sp1 = memchr(line, ' ', len);
+	if (!sp1 || sp1 == line || (size_t)(sp1 - line) >= sizeof(req->method))
+		return -400;
+	const char *sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line));
+	if (!sp2 || sp2 == sp1 + 1)
+		return -400;
+	if ((size_t)(sp2 - sp1 - 1) >= sizeof(req->target))
+		return -431;
+	const char *version = sp2 + 1;
+	size_t vlen = len - (size_t)(version - line);
+	memcpy(req->method, line, (size_t)(sp1 - line));
+	req->method[sp1 - line] = '\0';
+	memcpy(req->target, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	req->target[sp2 - sp1 - 1] = '\0';
+	for (const char *p = req->method; *p; p++)
+		if (!isupper((unsigned char)*p))
+			return -400;
+	if (vlen != 8 || strncmp(version, "HTTP/", 5) || !isdigit((unsigned char)version[5]) ||
+	    version[6] != '.' || !isdigit((unsigned char)version[7]))
+		return -400;
+	if (version[5] != '1')
+		return -505;
+	req->minor = version[7] - '0';
+	/* RFC 9112 9.3: HTTP/1.1 persists unless told otherwise; HTTP/1.0 only when asked. */
+	req->keep_alive = req->minor >= 1;
+	return 0;
+}
+
+static long parse_header(const char *line, size_t len, struct http_request *req)
+{
+	const char *v;
+	const char *end = line + len;
+	if (!memchr(line, ':', len) || line[0] == ' ' || line[0] == '\t')
+		return -400;
+	if (header_is(line, len, "Connection", &v)) {
+		if (has_token(v, end, "close"))
+			req->keep_alive = false;
+		else if (has_token(v, end, "keep-alive"))
+			req->keep_alive = true;
+	} else if (header_is(line, len, "Content-Length", &v)) {
+		char *e;
+		if (v == end || !isdigit((unsigned char)*v))
+			return -400;
+		errno = 0;
+		unsigned long long n = strtoull(v, &e, 10);
+		if (errno || (e != end && *e != ' ' && *e != '\t'))
+			return -400;
+		req->content_length = n;
+	} else if (header_is(line, len, "Transfer-Encoding", &v)) {
+		return -501;
+	}
+	return 0;
+}
+
+long http_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	/* RFC 9112 2.2: empty lines before the request line are ignored. */
+	size_t skip = 0;
+	while (skip < len && (buf[skip] == '\n' || (buf[skip] == '\r' && skip + 1 < len && buf[skip + 1] == '\n')))
+		skip += buf[skip] == '\r' ? 2 : 1;
+	const char *head = buf + skip;
+	const char *end = find_head_end(head, len - skip);
+	if (!end)
+		return len >= HTTP_MAX_HEAD ? -431 : 0;
+	const char *line = head;
+	bool first = true;
+	for (;;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		size_t n = (size_t)(eol - line);
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;   /* the empty line that ends the head */
+		if (memchr(line, '\0', n))
+			return -400;
+		long r = first ? parse_request_line(line, n, req) : parse_header(line, n, req);
+		if (r)
+			return r;
+		first = false;
+		line = eol + 1;
+	}
+	if (first)
+		return -400;
+	return (long)(end - buf);
+}
+
+/* ------------------------------------------------------------ files */
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes the path part of `target` (up to '?' or '#'): 0, or -1 for a bad escape or NUL. */
+static int decode_path(const char *target, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const char *p = target; *p && *p != '?' && *p != '#'; p++) {
+		char c = *p;
+		if (c == '%') {
+			int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+			if (lo < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			p += 2;
+		}
+		if (c == '\0' || o + 1 >= cap)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Any "." or ".." segment, or a backslash, is refused before the file system sees the path. */
+static bool has_dot_segment(const char *path)
+{
+	for (const char *seg = path; seg; seg = strchr(seg, '/')) {
+		seg++;
+		size_t n = strcspn(seg, "/");
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return true;
+	}
+	return strchr(path, '\\') != NULL;
+}
+
+int http_resolve(const char *root, const char *target, char *out, size_t cap)
+{
+	char path[2048], joined[PATH_MAX + 2048], real_root[PATH_MAX], real[PATH_MAX];
+	if (target[0] != '/' || decode_path(target, path, sizeof(path)) || has_dot_segment(path))
+		return 400;
+	if (!realpath(root, real_root))
+		return 404;
+	snprintf(joined, sizeof(joined), "%s%s", real_root, path);
+	if (!realpath(joined, real))
+		return errno == EACCES ? 403 : 404;
+	size_t rl = strlen(real_root);
+	/* A link that leads out of the root is as good as absent. */
+	if (strncmp(real, real_root, rl) || (real[rl] != '/' && real[rl] != '\0' && strcmp(real_root, "/")))
+		return 404;
+	struct stat sb;
+	if (stat(real, &sb))
+		return 404;
+	if (S_ISDIR(sb.st_mode)) {
+		size_t n = strlen(real);
+		if (n + sizeof("/index.html") > sizeof(real))
+			return 404;
+		memcpy(real + n, "/index.html", sizeof("/index.html"));
+		if (stat(real, &sb) || !S_ISREG(sb.st_mode))
+			return 404;
+	}
+	if (!S_ISREG(sb.st_mode))
+		return 404;
+	if (strlen(real) + 1 > cap)
+		return 404;
+	memcpy(out, real, strlen(real) + 1);
+	return 0;
+}
+
+static const char *content_type(const char *path)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".html", "text/html; charset=utf-8" }, { ".htm", "text/html; charset=utf-8" },
+		{ ".txt", "text/plain; charset=utf-8" }, { ".css", "text/css" },
+		{ ".js", "text/javascript" }, { ".json", "application/json" },
+		{ ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" },
+		{ ".gif", "image/gif" }, { ".svg", "image/svg+xml" }, { ".pdf", "application/pdf" },
+	};
+	const char *dot = strrchr(path, '.');
+	if (dot && !strchr(dot, '/'))
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (!strcasecmp(dot, types[i].ext))
+				return types[i].type;
+	return "application/octet-stream";
+}
+
+/* ------------------------------------------------------------ responses */
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Internal Server Error";
+	}
+}
+
+/* Queues a status line and headers, and `body` unless it is a HEAD request. */
+static bool queue_head(struct http_conn *h, int status, const char *type, uint64_t length,
+		       const char *body, bool head_only)
+{
+	char date[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&t, &tm));
+	size_t body_len = body && !head_only ? (size_t)length : 0;
+	size_t cap = 512 + body_len;
+	free(h->out);
+	h->out = malloc(cap);
+	if (!h->out)
+		return false;
+	int n = snprintf(h->out, cap,
+			 "HTTP/1.1 %d %s\r\nServer: threeway/%s\r\nDate: %s\r\nContent-Type: %s\r\n"
+			 "Content-Length: %llu\r\n%s%s\r\n",
+			 status, reason(status), tw_version(), date, type, (unsigned long long)length,
+			 status == 405 ? "Allow: GET, HEAD\r\n" : "",
+			 h->last ? "Connection: close\r\n" : "Connection: keep-alive\r\n");
+	if (n < 0 || (size_t)n >= 512)
+		return false;
+	memcpy(h->out + n, body ? body : "", body_len);
+	h->out_len = (size_t)n + body_len;
+	h->out_off = 0;
+	return true;
+}
+
+static bool queue_error(struct http_conn *h, int status, bool head_only)
+{
+	char body[128];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+	return queue_head(h, status, "text/plain; charset=utf-8", (uint64_t)n, body, head_only);
+}
+
+static const char *addr_text(const struct tw_addr *a, char *buf, size_t cap)
+{
+	inet_ntop(a->family == TW_AF_INET ? AF_INET : AF_INET6, a->bytes, buf, (socklen_t)cap);
+	return buf;
+}
+
+/* The built-in site: "/" shows this very connection's handshake; "/info" the same as text. */
+static bool queue_builtin(struct http_conn *h, bool html, bool head_only)
+{
+	struct tw_conn_info ci;
+	char local[64], remote[64], text[1536];
+	if (tw_conn_info(h->sock, &ci))
+		return queue_error(h, 500, head_only);
+	addr_text(&ci.remote.addr, remote, sizeof(remote));
+	addr_text(&ci.local.addr, local, sizeof(local));
+	int n = snprintf(text, sizeof(text),
+			 "%s"
+			 "This came to you over threeway, a userspace TCP/IP stack.\n%s"
+			 "Your connection's three-way handshake:\n"
+			 "  you          %s port %u, initial sequence number %u\n"
+			 "  threeway     %s port %u, initial sequence number %u\n"
+			 "  MSS          threeway offered %u; it sends you up to %u bytes of data a segment\n"
+			 "  window scale %d (yours), %d (ours)\n"
+			 "  SACK         %s\n"
+			 "  timestamps   %s\n"
+			 "  RTT          %.3f ms\n%s",
+			 html ? "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>threeway</title>"
+				"</head>\n<body>\n<h1>Hello from threeway!</h1>\n<pre>\n" : "Hello from threeway!\n",
+			 html ? "\n" : "\n", remote, ci.remote.port, ci.irs, local, ci.local.port, ci.iss,
+			 ci.rcv_mss, ci.snd_mss, ci.snd_wscale, ci.rcv_wscale, ci.sack ? "on" : "off",
+			 ci.timestamps ? "on" : "off", ci.srtt_us / 1000.0, html ? "</pre>\n</body></html>\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return queue_error(h, 500, head_only);
+	return queue_head(h, 200, html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8",
+			  (uint64_t)n, text, head_only);
+}
+
+static bool queue_file(struct http_conn *h, const char *path, bool head_only)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb)) {
+		if (fd >= 0)
+			close(fd);
+		return queue_error(h, errno == EACCES ? 403 : 404, head_only);
+	}
+	if (!queue_head(h, 200, content_type(path), (uint64_t)sb.st_size, NULL, head_only)) {
+		close(fd);
+		return false;
+	}
+	if (head_only || sb.st_size == 0) {
+		close(fd);
+		return true;
+	}
+	h->file_fd = fd;
+	h->file_left = (uint64_t)sb.st_size;
+	return true;
+}
+
+static bool answer(struct http_conn *h, const struct http_request *req)
+{
+	bool head_only = !strcmp(req->method, "HEAD");
+	if (!head_only && strcmp(req->method, "GET"))
+		return queue_error(h, 405, false);
+	char path[PATH_MAX];
+	int status = 404;
+	if (h->root)
+		status = http_resolve(h->root, req->target, path, sizeof(path));
+	if (status == 0)
+		return queue_file(h, path, head_only);
+	char decoded[2048];
+	if (status == 404 && !decode_path(req->target, decoded, sizeof(decoded))) {
+		if (!strcmp(decoded, "/") || !strcmp(decoded, "/index.html"))
+			return queue_builtin(h, true, head_only);
+		if (!strcmp(decoded, "/info"))
+			return queue_builtin(h, false, head_only);
+	}
+	return queue_error(h, status, head_only);
+}
+
+/* ------------------------------------------------------------ the connection */
+
+struct http_conn *http_conn_new(struct tw_sock *sock, const char *root)
+{
+	struct http_conn *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->sock = sock;
+	h->root = root;
+	h->file_fd = -1;
+	return h;
+}
+
+void http_conn_free(struct http_conn *h)
+{
+	if (!h)
+		return;
+	if (h->file_fd >= 0)
+		close(h->file_fd);
+	free(h->out);
+	free(h->chunk);
+	free(h);
+}
+
+uint64_t http_conn_answered(const struct http_conn *h) { return h->answered; }
+
+/* Sends the head, then the file as room allows. -1 on failure, 0 when blocked, 1 when all is queued. */
+static int pump(struct http_conn *h)
+{
+	while (h->out_off < h->out_len) {
+		long n = tw_send(h->sock, h->out + h->out_off, h->out_len - h->out_off, 0);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		h->out_off += (size_t)n;
+	}
+	while (h->file_fd >= 0) {
+		if (h->chunk_off == h->chunk_len) {
+			if (!h->chunk && !(h->chunk = malloc(FILE_CHUNK)))
+				return -1;
+			size_t want = h->file_left < FILE_CHUNK ? (size_t)h->file_left : FILE_CHUNK;
+			ssize_t n = read(h->file_fd, h->chunk, want);
+			/* A file that shrank cannot keep the Content-Length promise: reset. */
+			if (n <= 0)
+				return -1;
+			h->chunk_len = (size_t)n;
+			h->chunk_off = 0;
+			h->file_left -= (uint64_t)n;
+		}
+		long n = tw_send(h->sock, h->chunk + h->chunk_off, h->chunk_len - h->chunk_off, 0);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		h->chunk_off += (size_t)n;
+		if (h->chunk_off == h->chunk_len && h->file_left == 0) {
+			close(h->file_fd);
+			h->file_fd = -1;
+		}
+	}
+	return 1;
+}
+
+/* Takes one request from the input, if a whole head is there. -1 failure, 0 none, 1 answered. */
+static int next_request(struct http_conn *h, bool stopping)
+{
+	struct http_request req;
+	long used = http_parse_request(h->in, h->in_len, &req);
+	if (used == 0)
+		return 0;
+	if (used < 0) {
+		/* After a malformed request the stream cannot be trusted: answer and close. */
+		h->last = true;
+		return queue_error(h, (int)-used, false) ? 1 : -1;
+	}
+	memmove(h->in, h->in + used, h->in_len - (size_t)used);
+	h->in_len -= (size_t)used;
+	h->body_to_skip = req.content_length;
+	h->last = !req.keep_alive || stopping;
+	h->answered++;
+	return answer(h, &req) ? 1 : -1;
+}
+
+/* Drops the body of the current request from the input. */
+static void skip_body(struct http_conn *h)
+{
+	size_t n = h->body_to_skip < h->in_len ? (size_t)h->body_to_skip : h->in_len;
+	memmove(h->in, h->in + n, h->in_len - n);
+	h->in_len -= n;
+	h->body_to_skip -= n;
+}
+
+enum http_result http_conn_run(struct http_conn *h, bool stopping)
+{
+	for (;;) {
+		int p = pump(h);
+		if (p < 0)
+			return HTTP_FAILED;
+		if (p == 0)
+			return HTTP_MORE;
+		if (h->out_len) {
+			/* The response is all queued. */
+			h->out_len = h->out_off = 0;
+			if (h->last || stopping)
+				return HTTP_DONE;
+		}
+		skip_body(h);
+		if (!h->body_to_skip) {
+			int r = next_request(h, stopping);
+			if (r < 0)
+				return HTTP_FAILED;
+			if (r > 0)
+				continue;
+		}
+		if (stopping)
+			return HTTP_DONE;
+		if (h->in_len == sizeof(h->in)) {
+			h->last = true;
+			if (!queue_error(h, 431, false))
+				return HTTP_FAILED;
+			continue;
+		}
+		long n = tw_recv(h->sock, h->in + h->in_len, sizeof(h->in) - h->in_len, 0);
+		if (n == -EAGAIN)
+			return HTTP_MORE;
+		if (n <= 0)
+			return n == 0 ? HTTP_DONE : HTTP_FAILED;   /* the client closed: so do we */
+		h->in_len += (size_t)n;
+	}
+}

@@ -1,0 +1,418 @@
+/*
+ * Running a stack on a TUN interface: addresses, the interface and the
+ * kernel's side of it, the loop, signals and the live trace.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "net.h"
+
+int net_parse_addr(const char *s, struct tw_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, s, out->bytes) == 1) {
+		out->family = TW_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, out->bytes) == 1) {
+		out->family = TW_AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+int net_parse_prefix(const char *s, struct net_prefix *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	if (!slash || (size_t)(slash - s) >= sizeof(buf) || !slash[1] || strlen(slash + 1) > 3)
+		return -1;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	if (net_parse_addr(buf, &out->addr))
+		return -1;
+	char *end;
+	unsigned long len = strtoul(slash + 1, &end, 10);
+	unsigned max = out->addr.family == TW_AF_INET ? 32 : 128;
+	if (*end || slash[1] < '0' || slash[1] > '9' || len > max)
+		return -1;
+	out->len = (unsigned)len;
+	return 0;
+}
+
+const char *net_addr_str(const struct tw_addr *a, char *buf, size_t cap)
+{
+	if (!inet_ntop(a->family == TW_AF_INET ? AF_INET : AF_INET6, a->bytes, buf, (socklen_t)cap))
+		snprintf(buf, cap, "?");
+	return buf;
+}
+
+static size_t addr_len(const struct tw_addr *a) { return a->family == TW_AF_INET ? 4 : 16; }
+
+/* Adds `n` (small) to the address as a big-endian number. */
+static void addr_add(uint8_t *bytes, size_t len, unsigned n)
+{
+	for (size_t i = len; i-- > 0 && n;) {
+		unsigned v = bytes[i] + n;
+		bytes[i] = (uint8_t)v;
+		n = v >> 8;
+	}
+}
+
+static void mask_to_prefix(uint8_t *bytes, size_t len, unsigned prefix)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = prefix > i * 8 ? prefix - (unsigned)i * 8 : 0;
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+		bytes[i] &= mask;
+	}
+}
+
+int net_host_side(const struct net_prefix *ours, struct net_prefix *host)
+{
+	size_t len = addr_len(&ours->addr);
+	unsigned bits = (unsigned)len * 8;
+	if (ours->len >= bits)
+		return -1;
+	*host = *ours;
+	mask_to_prefix(host->addr.bytes, len, ours->len);
+	/* The network's own address is usable only in a two-address IPv4 prefix (RFC 3021). */
+	unsigned first = (ours->addr.family == TW_AF_INET && ours->len == 31) ? 0 : 1;
+	addr_add(host->addr.bytes, len, first);
+	if (!memcmp(host->addr.bytes, ours->addr.bytes, len))
+		addr_add(host->addr.bytes, len, 1);
+	/* The candidate must still be inside the prefix and not IPv4's broadcast address. */
+	struct net_prefix check = *host;
+	mask_to_prefix(check.addr.bytes, len, ours->len);
+	struct net_prefix net = *ours;
+	mask_to_prefix(net.addr.bytes, len, ours->len);
+	if (memcmp(check.addr.bytes, net.addr.bytes, len))
+		return -1;
+	if (ours->addr.family == TW_AF_INET && ours->len < 31) {
+		uint32_t a = (uint32_t)host->addr.bytes[0] << 24 | (uint32_t)host->addr.bytes[1] << 16 |
+			     (uint32_t)host->addr.bytes[2] << 8 | host->addr.bytes[3];
+		uint32_t hostmask = ours->len ? ~(~0u << (32 - ours->len)) : ~0u;
+		if ((a & hostmask) == hostmask)
+			return -1;
+	}
+	return 0;
+}
+
+int net_take_option(struct net_opts *o, int c, const char *arg, const char *cmd, FILE *err)
+{
+	switch (c) {
+	case 'T':
+		if (!*arg) {
+			fprintf(err, "threeway %s: --tun wants an interface name\n", cmd);
+			return -1;
+		}
+		o->tun = arg;
+		return 1;
+	case 'A':
+	case 'H': {
+		struct net_prefix p;
+		const char *name = c == 'A' ? "--addr" : "--host-addr";
+		if (net_parse_prefix(arg, &p)) {
+			fprintf(err, "threeway %s: %s %s: not an IPv4 or IPv6 address with a prefix length "
+				     "(like 10.7.0.2/24 or 2001:db8:7::2/64)\n", cmd, name, arg);
+			return -1;
+		}
+		size_t *n = c == 'A' ? &o->n_addrs : &o->n_host_addrs;
+		if (*n == NET_MAX_ADDRS) {
+			fprintf(err, "threeway %s: at most %d %s options\n", cmd, NET_MAX_ADDRS, name);
+			return -1;
+		}
+		(c == 'A' ? o->addrs : o->host_addrs)[(*n)++] = p;
+		return 1;
+	}
+	case 't':
+		o->trace = true;
+		return 1;
+	case 'v':
+		o->verbose = o->verbose < 2 ? o->verbose + 1 : 2;
+		return 1;
+	case 'P':
+		o->pcap = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static bool is_unusable_addr(const struct tw_addr *a)
+{
+	static const uint8_t zero[16];
+	if (a->family == TW_AF_INET)
+		return a->bytes[0] == 0 || a->bytes[0] == 127 || a->bytes[0] >= 224;
+	return !memcmp(a->bytes, zero, 16) || a->bytes[0] == 0xff ||
+	       (!memcmp(a->bytes, zero, 15) && a->bytes[15] == 1);
+}
+
+int net_check_opts(const struct net_opts *o, const char *cmd, FILE *err)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (!o->tun) {
+		fprintf(err, "threeway %s: --tun NAME is required (see threeway %s --help)\n", cmd, cmd);
+		return 2;
+	}
+	if (o->n_addrs == 0) {
+		fprintf(err, "threeway %s: --addr ADDR/LEN is required (see threeway %s --help)\n", cmd, cmd);
+		return 2;
+	}
+	for (size_t i = 0; i < o->n_addrs; i++) {
+		if (is_unusable_addr(&o->addrs[i].addr)) {
+			fprintf(err, "threeway %s: --addr %s: not a unicast address a host can use\n", cmd,
+				net_addr_str(&o->addrs[i].addr, buf, sizeof(buf)));
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- the interface */
+
+static void report_tun_error(const struct net *n, const char *name, int e)
+{
+	const char *c = n->cmd;
+	switch (-e) {
+	case ENOENT:
+	case ENODEV:
+		fprintf(n->err, "threeway %s: no /dev/net/tun: this system has no TUN driver (modprobe tun)\n", c);
+		break;
+	case EPERM:
+	case EACCES:
+		fprintf(n->err, "threeway %s: not permitted to open TUN interface '%s': run as root "
+				"(or with CAP_NET_ADMIN)\n", c, name);
+		break;
+	case EBUSY:
+		fprintf(n->err, "threeway %s: TUN interface '%s' is taken: another process has it open\n", c, name);
+		break;
+	case EEXIST:
+		fprintf(n->err, "threeway %s: the name '%s' is taken by an interface that is not a TUN device\n",
+			c, name);
+		break;
+	case ENAMETOOLONG:
+		fprintf(n->err, "threeway %s: interface name '%s' is too long (at most 15 characters)\n", c, name);
+		break;
+	case EINVAL:
+		fprintf(n->err, "threeway %s: '%s' is not a valid interface name\n", c, name);
+		break;
+	default:
+		fprintf(n->err, "threeway %s: cannot open TUN interface '%s': %s\n", c, name, strerror(-e));
+	}
+}
+
+/* The kernel's side: its addresses on the link (which give it a route to ours), IPv6 on or off, up. */
+static int configure_host_side(struct net *n, const struct net_opts *o)
+{
+	struct net_prefix host[NET_MAX_ADDRS];
+	size_t n_host = o->n_host_addrs;
+	char buf[INET6_ADDRSTRLEN];
+	bool v6 = false;
+	memcpy(host, o->host_addrs, sizeof(host));
+	for (size_t i = 0; i < o->n_addrs; i++)
+		v6 |= o->addrs[i].addr.family == TW_AF_INET6;
+	/* An interface someone else set up keeps its addresses unless they are given. */
+	if (n_host == 0 && tw_tun_created(n->tun)) {
+		for (size_t i = 0; i < o->n_addrs; i++) {
+			if (net_host_side(&o->addrs[i], &host[n_host])) {
+				fprintf(n->err, "threeway %s: --addr %s/%u leaves no address for the host's side of "
+						"the link: use a shorter prefix or --host-addr\n", n->cmd,
+					net_addr_str(&o->addrs[i].addr, buf, sizeof(buf)), o->addrs[i].len);
+				return 1;
+			}
+			n_host++;
+		}
+	}
+	int r = 0;
+	if (tw_tun_created(n->tun) || v6)
+		r = tw_tun_set_ipv6(n->tun, v6);
+	if (r && v6) {
+		fprintf(n->err, "threeway %s: cannot enable IPv6 on '%s': %s\n", n->cmd, tw_tun_name(n->tun),
+			strerror(-r));
+		return 1;
+	}
+	for (size_t i = 0; i < n_host; i++) {
+		r = tw_tun_add_host_addr(n->tun, &host[i].addr, host[i].len);
+		if (r && r != -EEXIST) {
+			fprintf(n->err, "threeway %s: cannot give '%s' the address %s/%u: %s\n", n->cmd,
+				tw_tun_name(n->tun), net_addr_str(&host[i].addr, buf, sizeof(buf)), host[i].len,
+				strerror(-r));
+			return 1;
+		}
+	}
+	if ((r = tw_tun_set_up(n->tun)) != 0) {
+		fprintf(n->err, "threeway %s: cannot bring '%s' up: %s\n", n->cmd, tw_tun_name(n->tun), strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tracing */
+
+static void trace_packet(void *ctx, uint64_t now, bool outbound, const uint8_t *pkt, size_t len)
+{
+	struct net *n = ctx;
+	(void)now;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint32_t usec = (uint32_t)(ts.tv_nsec / 1000);
+	if (n->tracer) {
+		const char *text = tw_trace_render(n->tracer, ts.tv_sec, usec, TW_LINK_RAW, pkt, len, len);
+		fputs(text ? text : "(out of memory)\n", n->out);
+		if (n->after_trace)
+			n->after_trace(n, outbound, pkt, len, n->trace_ctx);
+		fflush(n->out);
+	}
+	if (n->pcap) {
+		int e = tw_pcap_write(n->pcap, ts.tv_sec, usec, pkt, len);
+		if (e) {
+			fprintf(n->err, "threeway %s: %s: %s\n", n->cmd, n->pcap_path, strerror(-e));
+			tw_pcap_close(n->pcap);
+			n->pcap = NULL;
+			n->rc = 1;
+			tw_loop_stop(n->loop);
+		}
+	}
+}
+
+static int open_trace(struct net *n, const struct net_opts *o)
+{
+	if (o->trace) {
+		struct tw_trace_config tc = {
+			.verbose = o->verbose, .time = TW_TIME_OF_DAY, .time_of_day = cli_local_time_of_day,
+		};
+		if (!(n->tracer = tw_tracer_new(&tc))) {
+			fprintf(n->err, "threeway %s: out of memory\n", n->cmd);
+			return 1;
+		}
+	}
+	if (o->pcap) {
+		int e = 0;
+		n->pcap_path = o->pcap;
+		if (!(n->pcap = tw_pcap_create(o->pcap, TW_LINK_RAW, &e))) {
+			fprintf(n->err, "threeway %s: %s: %s\n", n->cmd, o->pcap, strerror(-e));
+			return 1;
+		}
+	}
+	if (n->tracer || n->pcap)
+		tw_loop_set_tap(n->loop, trace_packet, n);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static void read_signals(struct tw_loop *l, int fd, unsigned events, void *ctx)
+{
+	struct net *n = ctx;
+	struct signalfd_siginfo si;
+	(void)l;
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		if (n->on_signal)
+			n->on_signal(n, (int)si.ssi_signo, n->signal_ctx);
+}
+
+/* SIGINT, SIGTERM, SIGUSR1 and SIGCHLD arrive through the loop; SIGPIPE becomes EPIPE. */
+static int open_signals(struct net *n)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (n->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    tw_loop_watch(n->loop, n->sigfd, TW_POLLIN, read_signals, n) < 0) {
+		fprintf(n->err, "threeway %s: cannot set up signals: %s\n", n->cmd, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int net_open(struct net *n, const struct net_opts *o, const struct tw_stack_config *base)
+{
+	char buf[INET6_ADDRSTRLEN];
+	int e = 0;
+	n->sigfd = -1;
+	if (!(n->tun = tw_tun_open(o->tun, &e))) {
+		report_tun_error(n, o->tun, e);
+		return 1;
+	}
+	struct tw_stack_config cfg = *base;
+	cfg.mtu = tw_tun_mtu(n->tun);
+	cfg.n_addrs = o->n_addrs;
+	for (size_t i = 0; i < o->n_addrs; i++) {
+		cfg.addrs[i] = o->addrs[i].addr;
+		if (o->addrs[i].addr.family == TW_AF_INET6 && cfg.mtu < 1280) {
+			fprintf(n->err, "threeway %s: '%s' has MTU %u, below IPv6's 1280: cannot use %s\n", n->cmd,
+				o->tun, cfg.mtu, net_addr_str(&o->addrs[i].addr, buf, sizeof(buf)));
+			goto fail;
+		}
+	}
+	if (configure_host_side(n, o))
+		goto fail;
+	if (!(n->st = tw_stack_new(&cfg, &e))) {
+		fprintf(n->err, "threeway %s: cannot create the stack: %s\n", n->cmd, strerror(-e));
+		goto fail;
+	}
+	if (!(n->loop = tw_loop_new(n->st, n->tun, &e))) {
+		fprintf(n->err, "threeway %s: cannot create the event loop: %s\n", n->cmd, strerror(-e));
+		goto fail;
+	}
+	if (open_trace(n, o) || open_signals(n))
+		goto fail;
+	return 0;
+fail:
+	net_close(n);
+	return 1;
+}
+
+void net_close(struct net *n)
+{
+	if (n->pcap) {
+		int e = tw_pcap_close(n->pcap);
+		if (e) {
+			fprintf(n->err, "threeway %s: %s: %s\n", n->cmd, n->pcap_path, strerror(-e));
+			n->rc = 1;
+		}
+		n->pcap = NULL;
+	}
+	tw_loop_free(n->loop);
+	tw_stack_free(n->st);
+	tw_tun_close(n->tun);
+	tw_tracer_free(n->tracer);
+	if (n->sigfd >= 0)
+		close(n->sigfd);
+	n->loop = NULL;
+	n->st = NULL;
+	n->tun = NULL;
+	n->tracer = NULL;
+	n->sigfd = -1;
+}
+
+void net_print_stats(struct net *n, unsigned listeners, FILE *f)
+{
+	struct tw_stack_stats s;
+	tw_stack_stats(n->st, &s);
+	fprintf(f, "threeway %s: %u connections open (TIME-WAIT included), %u listening; %llu passive opens, "
+		   "%llu active opens, %llu reset, %llu timed out; %llu segments in, %llu out, "
+		   "%llu retransmitted; %llu pings answered\n",
+		n->cmd, s.conns - listeners, listeners, (unsigned long long)s.passive_opens,
+		(unsigned long long)s.active_opens, (unsigned long long)s.conns_reset,
+		(unsigned long long)s.conns_timed_out, (unsigned long long)s.in_segs,
+		(unsigned long long)s.out_segs, (unsigned long long)s.retrans_segs,
+		(unsigned long long)s.icmp_echo_replies);
+	fflush(f);
+}
