@@ -22,8 +22,10 @@ struct app_conn {
 	struct app_server *srv;
 	struct tw_sock *sock;
 	struct app_conn *prev, *next;
-	bool shut;                  /* FIN requested (tw_shutdown write side) */
+	bool shut;                  /* FIN requested: lingering, input read and dropped until the peer's FIN */
 	bool peer_done;             /* the peer's FIN has been read */
+	uint64_t last_active_us;    /* the last readiness change */
+	uint64_t shut_at_us;
 	uint64_t chargen_pos;       /* chargen: where in the pattern */
 	/* Bytes waiting to be sent: echo's copy of what it read, or a response. */
 	char *pending;
@@ -37,6 +39,7 @@ struct app_server {
 	struct app_conn *conns;
 	size_t n_conns;
 	bool shutting_down;
+	uint64_t now_us;            /* as of the last tick */
 	app_observer_fn observer;
 	void *observer_ctx;
 };
@@ -93,8 +96,9 @@ void app_server_free(struct app_server *srv)
 {
 	if (!srv)
 		return;
+	/* A connection that never got to its FIN is reset: a FIN would pass a cut response as whole. */
 	while (srv->conns)
-		conn_release(srv->conns, false);
+		conn_release(srv->conns, !srv->conns->shut);
 	free(srv->root);
 	free(srv);
 }
@@ -134,11 +138,17 @@ static bool ensure_pending_room(struct app_conn *ac, size_t cap)
 	return true;
 }
 
+/*
+ * FIN after what is queued, then a lingering close (RFC 9112 9.6): what the
+ * peer still sends is read and dropped until its FIN, because closing with
+ * unread data would reset the connection and lose the end of the response.
+ */
 static void finish_sending(struct app_conn *ac)
 {
 	if (!ac->shut) {
 		tw_shutdown(ac->sock, TW_SHUT_WR);
 		ac->shut = true;
+		ac->shut_at_us = ac->srv->now_us;
 	}
 }
 
@@ -151,7 +161,7 @@ static void run_echo(struct app_conn *ac)
 {
 	if (!ensure_pending_room(ac, ECHO_CHUNK))
 		return;
-	while (flush_pending(ac) && !ac->peer_done) {
+	while (flush_pending(ac) && !ac->peer_done && !ac->srv->shutting_down) {
 		long n = tw_recv(ac->sock, ac->pending, ECHO_CHUNK, 0);
 		if (n == 0)
 			ac->peer_done = true;
@@ -159,7 +169,7 @@ static void run_echo(struct app_conn *ac)
 			break;
 		ac->pending_len = (size_t)n;
 	}
-	if (ac->peer_done && ac->pending_len == 0)
+	if ((ac->peer_done || ac->srv->shutting_down) && ac->pending_len == 0)
 		finish_sending(ac);
 }
 
@@ -178,7 +188,7 @@ static bool drain_input(struct app_conn *ac)
 /* RFC 863: everything is read and thrown away. */
 static void run_discard(struct app_conn *ac)
 {
-	if (drain_input(ac))
+	if (drain_input(ac) || ac->srv->shutting_down)
 		finish_sending(ac);
 }
 
@@ -220,14 +230,34 @@ static void run_http(struct app_conn *ac)
 		conn_release(ac, true);
 		return;
 	}
-	/* Done: the response is queued and the connection closes after it (FIN), as HTTP says. */
+	/* When stopping, a response under way is finished; an idle connection is closed now. */
+	if (ac->srv->shutting_down && !http_conn_busy(ac->http)) {
+		finish_sending(ac);
+		return;
+	}
 	uint64_t answered = http_conn_answered(ac->http);
 	enum http_result r = http_conn_run(ac->http, ac->srv->shutting_down);
 	struct tw_conn_info info;
 	if (ac->srv->observer && http_conn_answered(ac->http) != answered && !tw_conn_info(ac->sock, &info))
 		ac->srv->observer(ac->srv->observer_ctx, &info);
-	if (r != HTTP_MORE)
-		conn_release(ac, r == HTTP_FAILED);
+	if (r == HTTP_DONE)
+		finish_sending(ac);   /* the last response is queued: FIN after it */
+	else if (r == HTTP_FAILED)
+		conn_release(ac, true);
+}
+
+/* Runs the connection's app; false when it released the connection. */
+static bool run_app(struct app_conn *ac)
+{
+	struct app_server *srv = ac->srv;
+	size_t before = srv->n_conns;
+	switch (srv->kind) {
+	case APP_HTTP: run_http(ac); break;
+	case APP_ECHO: run_echo(ac); break;
+	case APP_DISCARD: run_discard(ac); break;
+	case APP_CHARGEN: run_chargen(ac); break;
+	}
+	return srv->n_conns == before;
 }
 
 static void conn_event(struct tw_sock *s, unsigned events, void *ctx)
@@ -240,16 +270,11 @@ static void conn_event(struct tw_sock *s, unsigned events, void *ctx)
 		conn_release(ac, false);
 		return;
 	}
-	switch (ac->srv->kind) {
-	case APP_HTTP: run_http(ac); return;   /* may release the connection */
-	case APP_ECHO: run_echo(ac); break;
-	case APP_DISCARD: run_discard(ac); break;
-	case APP_CHARGEN: run_chargen(ac); break;
-	}
-	/* Both sides have closed: the stack finishes the close on its own. */
-	if (ac->shut && ac->peer_done && !ac->pending_len)
-		conn_release(ac, false);
-	else if ((events & TW_POLLHUP) && ac->shut)
+	ac->last_active_us = ac->srv->now_us;
+	if (!ac->shut && !run_app(ac))
+		return;
+	/* Lingering: once the peer's FIN is read, both sides are done and the stack finishes the close. */
+	if (ac->shut && (drain_input(ac) || (events & TW_POLLHUP)))
 		conn_release(ac, false);
 }
 
@@ -270,6 +295,7 @@ static void accept_all(struct tw_sock *listener, unsigned events, void *ctx)
 		}
 		ac->srv = srv;
 		ac->sock = s;
+		ac->last_active_us = srv->now_us;
 		ac->next = srv->conns;
 		if (srv->conns)
 			srv->conns->prev = ac;
@@ -285,12 +311,32 @@ void app_server_listen(struct app_server *srv, struct tw_sock *listener)
 	tw_set_callback(listener, accept_all, srv);
 }
 
+/* Runs every connection's handler once (each may release itself). */
+static void run_all(struct app_server *srv)
+{
+	struct app_conn *next;
+	for (struct app_conn *ac = srv->conns; ac; ac = next) {
+		next = ac->next;
+		conn_event(ac->sock, tw_events(ac->sock), ac);
+	}
+}
+
 void app_server_shutdown(struct app_server *srv)
 {
 	srv->shutting_down = true;
-	for (struct app_conn *ac = srv->conns; ac; ac = ac->next) {
-		tw_shutdown(ac->sock, TW_SHUT_WR);
-		ac->shut = true;
+	run_all(srv);
+}
+
+void app_server_tick(struct app_server *srv, uint64_t now_us)
+{
+	struct app_conn *next;
+	srv->now_us = now_us;
+	for (struct app_conn *ac = srv->conns; ac; ac = next) {
+		next = ac->next;
+		if (ac->shut && now_us - ac->shut_at_us >= APP_LINGER_US)
+			conn_release(ac, false);
+		else if (!ac->shut && srv->kind == APP_HTTP && now_us - ac->last_active_us >= APP_HTTP_IDLE_US)
+			finish_sending(ac);
 	}
 }
 
@@ -298,19 +344,12 @@ bool app_server_drained(const struct app_server *srv)
 {
 	for (const struct app_conn *ac = srv->conns; ac; ac = ac->next) {
 		struct tw_conn_info info;
-		if (tw_conn_info(ac->sock, &info))
-			continue;
-		switch (info.state) {
-		case TW_FIN_WAIT_1:
-		case TW_CLOSING:
-		case TW_LAST_ACK:
-		case TW_ESTABLISHED:
-		case TW_CLOSE_WAIT:
-		case TW_SYN_RECEIVED:
+		if (!ac->shut)
 			return false;
-		default:
-			break;
-		}
+		/* Our FIN is out and acknowledged once past FIN-WAIT-1, CLOSING and LAST-ACK. */
+		if (!tw_conn_info(ac->sock, &info) &&
+		    (info.state == TW_FIN_WAIT_1 || info.state == TW_CLOSING || info.state == TW_LAST_ACK))
+			return false;
 	}
 	return true;
 }

@@ -8,6 +8,7 @@
 #define THREEWAY_TOOLS_APPS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "threeway.h"
@@ -22,13 +23,26 @@ struct app_server;
 
 /* `root`: the directory the http app serves files from (NULL: the built-in site only). */
 struct app_server *app_server_new(enum app_kind kind, const char *root);
-/* Frees the server's state and releases every connection still open (tw_close). */
+/* After its FIN, a connection waits this long for the peer's before it is closed anyway. */
+#define APP_LINGER_US 2000000u
+/* An http connection with nothing happening for this long is closed (keep-alive idle, a stalled request). */
+#define APP_HTTP_IDLE_US 60000000u
+
+/*
+ * Frees the server's state and releases every connection still open: closed
+ * if it had sent its FIN, reset if it had not finished.
+ */
 void app_server_free(struct app_server *srv);
 /* Makes `listener` hand its connections to the server. */
 void app_server_listen(struct app_server *srv, struct tw_sock *listener);
-/* Stops producing data and sends FIN on every connection (after what is queued). */
+/*
+ * Stops taking new work: idle connections get their FIN now; a response
+ * under way is finished first, then its FIN.
+ */
 void app_server_shutdown(struct app_server *srv);
-/* After a shutdown: has every connection's FIN been acknowledged (or the connection ended)? */
+/* Lets the server keep its timeouts (lingering close, idle http): call it about every 500 ms. */
+void app_server_tick(struct app_server *srv, uint64_t now_us);
+/* After a shutdown: has every connection sent its FIN and had it acknowledged (or ended)? */
 bool app_server_drained(const struct app_server *srv);
 size_t app_server_conns(const struct app_server *srv);
 /* Called with a connection's parameters each time the http app answers a request on it. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +29,20 @@ static const char connect_usage[] =
 	"  -h, --help        this help\n";
 
 #define INPUT_CHUNK 65536
+#define OUTPUT_CHUNK 65536
 
 struct conn_run {
 	struct net net;
 	struct tw_sock *sock;
 	struct tw_endpoint remote;
 	bool connected, input_done, output_done, failed, finished;
-	bool stdin_watched;
+	bool stdin_watched, stdout_watched;
 	bool input_is_file;         /* a regular file: always readable, epoll refuses it */
+	bool output_is_file;        /* ... always writable */
 	char *in;                   /* read from stdin, not yet taken by the stack */
 	size_t in_len, in_off;
+	char *out;                  /* taken from the stack, not yet written to stdout */
+	size_t out_len, out_off;
 };
 
 static int parse_connect_args(int argc, char **argv, struct net_opts *o, struct tw_endpoint *remote,
@@ -153,44 +158,87 @@ static void pump_input(struct conn_run *r, bool may_read)
 	}
 }
 
-static void write_all(struct conn_run *r, const char *buf, size_t len)
+static void on_stdout(struct tw_loop *l, int fd, unsigned events, void *ctx);
+
+static void watch_stdout(struct conn_run *r, bool on)
 {
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(r->net.err, "threeway connect: writing standard output: %s\n", strerror(errno));
-			r->failed = true;
-			tw_abort(r->sock);
-			r->sock = NULL;
-			finish(r);
-			return;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	if (r->output_is_file || on == r->stdout_watched)
+		return;
+	if (on)
+		tw_loop_watch(r->net.loop, STDOUT_FILENO, TW_POLLOUT, on_stdout, r);
+	else
+		tw_loop_unwatch(r->net.loop, STDOUT_FILENO);
+	r->stdout_watched = on;
 }
 
+/*
+ * Writes what the stack gave us to stdout; true when all of it is written.
+ * Standard output stays blocking too, so a pipe or terminal gets at most
+ * PIPE_BUF bytes per readiness event (a pipe that polls writable has room
+ * for that much), and the rest waits for the next: the loop never blocks on
+ * a slow reader, which instead closes the TCP window by not being read.
+ */
+static bool flush_stdout(struct conn_run *r)
+{
+	while (r->out_off < r->out_len) {
+		size_t want = r->out_len - r->out_off;
+		if (!r->output_is_file && want > PIPE_BUF)
+			want = PIPE_BUF;
+		ssize_t n = write(STDOUT_FILENO, r->out + r->out_off, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			watch_stdout(r, true);
+			return false;
+		}
+		if (n <= 0) {
+			fprintf(r->net.err, "threeway connect: writing standard output: %s\n",
+				n < 0 ? strerror(errno) : "nothing written");
+			r->failed = true;
+			finish(r);
+			return false;
+		}
+		r->out_off += (size_t)n;
+		if (!r->output_is_file && r->out_off < r->out_len) {
+			watch_stdout(r, true);
+			return false;
+		}
+	}
+	r->out_off = r->out_len = 0;
+	watch_stdout(r, false);
+	return true;
+}
+
+/* Moves the peer's data to stdout, taking more from the stack only once stdout has taken the last. */
 static void pump_output(struct conn_run *r)
 {
-	char buf[16384];
-	while (r->sock && !r->output_done) {
-		long n = tw_recv(r->sock, buf, sizeof(buf), 0);
+	while (!r->failed && flush_stdout(r) && !r->output_done) {
+		long n = tw_recv(r->sock, r->out, OUTPUT_CHUNK, 0);
 		if (n == -EAGAIN)
 			return;
 		if (n <= 0) {
 			r->output_done = true;
 			return;
 		}
-		write_all(r, buf, (size_t)n);
+		r->out_len = (size_t)n;
 	}
+}
+
+/* Done when the peer has said all it will, all of it is written, and our FIN is acknowledged. */
+static void check_finished(struct conn_run *r)
+{
+	struct tw_conn_info ci;
+	if (!r->failed && r->input_done && r->output_done && r->out_len == 0 &&
+	    !tw_conn_info(r->sock, &ci) && (ci.state == TW_TIME_WAIT || ci.state == TW_CLOSED))
+		finish(r);
 }
 
 static void on_sock(struct tw_sock *s, unsigned events, void *ctx)
 {
 	struct conn_run *r = ctx;
 	char buf[64];
+	if (r->failed)
+		return;
 	if (events & TW_POLLERR) {
 		int e = tw_sock_error(s);
 		fprintf(r->net.err, "threeway connect: %s port %u: %s\n",
@@ -202,15 +250,23 @@ static void on_sock(struct tw_sock *s, unsigned events, void *ctx)
 	if (!r->connected && (events & TW_POLLOUT))
 		r->connected = true;
 	pump_output(r);
-	if (r->connected && (events & TW_POLLOUT) && !r->input_done) {
+	if (!r->failed && r->connected && (events & TW_POLLOUT) && !r->input_done) {
 		pump_input(r, false);
 		watch_stdin(r, r->in_off == r->in_len);
 	}
-	/* Done when the peer has said all it will and our FIN is acknowledged. */
-	struct tw_conn_info ci;
-	if (r->sock && r->input_done && r->output_done && !tw_conn_info(r->sock, &ci) &&
-	    (ci.state == TW_TIME_WAIT || ci.state == TW_CLOSED))
-		finish(r);
+	check_finished(r);
+}
+
+static void on_stdout(struct tw_loop *l, int fd, unsigned events, void *ctx)
+{
+	struct conn_run *r = ctx;
+	(void)l;
+	(void)fd;
+	(void)events;
+	if (r->failed)
+		return;
+	pump_output(r);
+	check_finished(r);
 }
 
 static void on_stdin(struct tw_loop *l, int fd, unsigned events, void *ctx)
@@ -219,6 +275,8 @@ static void on_stdin(struct tw_loop *l, int fd, unsigned events, void *ctx)
 	(void)fd;
 	(void)events;
 	struct conn_run *r = ctx;
+	if (r->failed)
+		return;
 	pump_input(r, true);
 	watch_stdin(r, r->in_off == r->in_len);
 }
@@ -249,9 +307,14 @@ static int start(struct conn_run *r)
 	/* epoll cannot watch a regular file; such input is read whenever the connection has room. */
 	int probe = tw_loop_watch(r->net.loop, STDIN_FILENO, TW_POLLIN, on_stdin, r);
 	if (probe < 0)
-		r->input_is_file = true;   /* EPERM: a file or /dev/null; EBADF: no input at all */
-	else if (probe == 0)
+		r->input_is_file = true;   /* EPERM: a file or /dev/null */
+	else
 		tw_loop_unwatch(r->net.loop, STDIN_FILENO);
+	probe = tw_loop_watch(r->net.loop, STDOUT_FILENO, TW_POLLOUT, on_stdout, r);
+	if (probe < 0)
+		r->output_is_file = true;
+	else
+		tw_loop_unwatch(r->net.loop, STDOUT_FILENO);
 	return 0;
 }
 
@@ -269,12 +332,17 @@ int cmd_connect(int argc, char **argv, FILE *out, FILE *err)
 	/* Standard output carries the peer's data; a trace goes to standard error. */
 	struct tw_stack_config cfg;
 	tw_stack_config_init(&cfg);
-	if (!(r.in = malloc(INPUT_CHUNK))) {
+	r.in = malloc(INPUT_CHUNK);
+	r.out = malloc(OUTPUT_CHUNK);
+	if (!r.in || !r.out) {
 		fprintf(err, "threeway connect: out of memory\n");
+		free(r.in);
+		free(r.out);
 		return 1;
 	}
 	if (net_open(&r.net, &o, &cfg)) {
 		free(r.in);
+		free(r.out);
 		return 1;
 	}
 	rc = start(&r);
@@ -303,5 +371,6 @@ int cmd_connect(int argc, char **argv, FILE *out, FILE *err)
 	}
 	net_close(&r.net);
 	free(r.in);
+	free(r.out);
 	return rc ? rc : r.net.rc;
 }

@@ -276,12 +276,19 @@ int cmd_demo(int argc, char **argv, FILE *out, FILE *err)
 		return rc < 0 ? 0 : rc;
 
 	char why[128];
+	int pcap_check = 0;
+	struct tw_pcap *probe = o.pcap_path ? tw_pcap_create(o.pcap_path, TW_LINK_RAW, &pcap_check) : NULL;
+	if (o.pcap_path && !probe) {
+		fprintf(err, "threeway demo: %s: %s\n", o.pcap_path, strerror(-pcap_check));
+		return 1;
+	}
+	tw_pcap_close(probe);
 	if (!o.in_memory) {
 		if (demo_tun_available(why, sizeof(why))) {
 			rc = demo_tun_run(out, err, o.verbose, o.pcap_path);
 			if (rc != DEMO_TUN_UNAVAILABLE)
 				return rc;
-			snprintf(why, sizeof(why), "no network namespace could be made");
+			snprintf(why, sizeof(why), "its network namespace or TUN interface could not be set up");
 		}
 		fprintf(out, "The demo over a real kernel cannot run here: %s.\n"
 			     "Running it in memory instead (--in-memory).\n\n", why);

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "apps.h"
 #include "cli.h"
@@ -32,14 +35,17 @@ static const char serve_usage[] =
 	NET_OPTIONS_HELP
 	"  -h, --help        this help\n";
 
-/* How long, after SIGINT or SIGTERM, the peers have to acknowledge our FINs. */
-#define SHUTDOWN_GRACE_US 2000000u
+/* How long, after SIGINT or SIGTERM, responses under way have to finish and peers to acknowledge our FINs. */
+#define SHUTDOWN_GRACE_US 5000000u
+/* The apps' timeouts are checked this often. */
+#define TICK_NS 500000000L
 
 struct serve {
 	struct net net;
 	struct app_server *app;
 	struct tw_sock *listeners[NET_MAX_ADDRS];
 	unsigned n_listeners;
+	int tick_fd;
 	bool stopping;
 };
 
@@ -149,6 +155,28 @@ static void on_signal(struct net *n, int signo, void *ctx)
 	}
 }
 
+static void on_tick(struct tw_loop *l, int fd, unsigned events, void *ctx)
+{
+	struct serve *s = ctx;
+	uint64_t expirations;
+	(void)events;
+	if (read(fd, &expirations, sizeof(expirations)) > 0)
+		app_server_tick(s->app, tw_loop_now(l));
+}
+
+static int start_ticks(struct serve *s)
+{
+	struct itimerspec every = { .it_interval = { 0, TICK_NS }, .it_value = { 0, TICK_NS } };
+	s->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->tick_fd < 0 || timerfd_settime(s->tick_fd, 0, &every, NULL) < 0 ||
+	    tw_loop_watch(s->net.loop, s->tick_fd, TW_POLLIN, on_tick, s) < 0) {
+		fprintf(s->net.err, "threeway serve: cannot start a timer: %s\n", strerror(errno));
+		return 1;
+	}
+	app_server_tick(s->app, tw_loop_now(s->net.loop));
+	return 0;
+}
+
 static int open_listeners(struct serve *s, const struct serve_opts *o)
 {
 	char buf[64];
@@ -204,6 +232,7 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 
 	struct serve s;
 	memset(&s, 0, sizeof(s));
+	s.tick_fd = -1;
 	s.net = (struct net){ .cmd = "serve", .out = out, .err = err, .on_signal = on_signal, .signal_ctx = &s };
 	struct tw_stack_config cfg;
 	tw_stack_config_init(&cfg);
@@ -214,7 +243,9 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 		net_close(&s.net);
 		return 1;
 	}
-	rc = open_listeners(&s, &o);
+	rc = start_ticks(&s);
+	if (rc == 0)
+		rc = open_listeners(&s, &o);
 	if (rc == 0) {
 		announce(&s, &o);
 		int r = tw_loop_run(s.net.loop, UINT64_MAX);
@@ -227,5 +258,7 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 	}
 	app_server_free(s.app);
 	net_close(&s.net);
+	if (s.tick_fd >= 0)
+		close(s.tick_fd);
 	return rc ? rc : s.net.rc;
 }

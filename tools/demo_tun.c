@@ -142,6 +142,7 @@ static void on_signal(struct net *n, int signo, void *ctx)
 static int start_curl(struct demo_tun *d)
 {
 	int fds[2];
+	pid_t parent = getpid();
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	pid_t pid = fork();
@@ -152,12 +153,13 @@ static int start_curl(struct demo_tun *d)
 		return e;
 	}
 	if (pid == 0) {
-		/* curl dies with us, and gets the signals the loop had blocked for itself. */
+		/* curl dies with us (even if we died before it could ask), and gets the signals the loop blocked. */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		dup2(fds[1], STDOUT_FILENO);
 		execlp("curl", "curl", "-sS", "--max-time", "10", "http://10.7.0.2/", (char *)NULL);
 		_exit(127);
@@ -263,13 +265,17 @@ int demo_tun_run(FILE *out, FILE *err, unsigned verbose, const char *pcap)
 		fprintf(err, "threeway demo: cannot create a network namespace: %s\n", strerror(errno));
 		return DEMO_TUN_UNAVAILABLE;
 	}
+	/* The interface could not be set up (the reason is on stderr): the in-memory demo instead. */
+	if (open_server(&d, verbose, pcap)) {
+		app_server_free(d.app);
+		net_close(&d.net);
+		return DEMO_TUN_UNAVAILABLE;
+	}
 	fprintf(out, "curl, through Linux's own TCP (10.7.0.1), fetches http://10.7.0.2/ from threeway,\n"
 		     "which runs on the TUN interface " DEMO_TUN " in a private network namespace.\n"
 		     "Every packet as it crosses, as tcpdump -nn prints it:\n\n");
 	fflush(out);
-	int rc = open_server(&d, verbose, pcap);
-	if (rc == 0)
-		rc = run_exchange(&d);
+	int rc = run_exchange(&d);
 	if (d.curl > 0 && !d.curl_exited) {
 		kill(d.curl, SIGKILL);
 		waitpid(d.curl, NULL, 0);

@@ -52,6 +52,7 @@ static const char *find_head_end(const char *buf, size_t len)
 	return NULL;
 }
 
+/* Is the header line `name: value`? RFC 9112 5.1: no whitespace between the name and the colon. */
 static bool header_is(const char *line, size_t len, const char *name, const char **value)
 {
 	size_t n = strlen(name);
@@ -64,12 +65,12 @@ static bool header_is(const char *line, size_t len, const char *name, const char
 	return true;
 }
 
-/* Does the comma-separated header value (up to `end`) hold `token`? */
+/* Does the comma-separated list (RFC 9110 5.6.1, up to `end`) hold `token`, in any case? */
 static bool has_token(const char *v, const char *end, const char *token)
 {
 	size_t n = strlen(token);
 	while (v < end) {
-		while (v < end && (*v == ' ' || *v == ','))
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
 			v++;
 		const char *t = v;
 		while (v < end && *v != ',')
@@ -83,6 +84,22 @@ static bool has_token(const char *v, const char *end, const char *token)
 	return false;
 }
 
+/* RFC 9112 3.2.2: a server accepts the absolute form (a proxy's) and uses its path. */
+static void strip_absolute_form(char *target)
+{
+	const char *rest = NULL;
+	if (!strncasecmp(target, "http://", 7))
+		rest = target + 7;
+	else if (!strncasecmp(target, "https://", 8))
+		rest = target + 8;
+	if (!rest)
+		return;
+	const char *path = strchr(rest, '/');
+	if (!path)
+		path = "/";
+	memmove(target, path, strlen(path) + 1);
+}
+
 static long parse_request_line(const char *line, size_t len, struct http_request *req)
 {
 	const char *sp1 = memchr(line, ' ', len);
@@ -92,7 +109,7 @@ static long parse_request_line(const char *line, size_t len, struct http_request
 	if (!sp2 || sp2 == sp1 + 1)
 		return -400;
 	if ((size_t)(sp2 - sp1 - 1) >= sizeof(req->target))
-		return -431;
+		return -414;
 	const char *version = sp2 + 1;
 	size_t vlen = len - (size_t)(version - line);
 	memcpy(req->method, line, (size_t)(sp1 - line));
@@ -108,33 +125,55 @@ static long parse_request_line(const char *line, size_t len, struct http_request
 	if (version[5] != '1')
 		return -505;
 	req->minor = version[7] - '0';
-	/* RFC 9112 9.3: HTTP/1.1 persists unless told otherwise; HTTP/1.0 only when asked. */
-	req->keep_alive = req->minor >= 1;
+	strip_absolute_form(req->target);
 	return 0;
 }
 
-static long parse_header(const char *line, size_t len, struct http_request *req)
+/* What the header lines said, gathered before it is judged. */
+struct head_fields {
+	bool conn_close, conn_keep_alive, has_host, has_length;
+};
+
+static long parse_content_length(const char *v, const char *end, struct http_request *req, struct head_fields *f)
+{
+	/* RFC 9112 6.3: digits only; several that disagree make the framing unknowable. */
+	uint64_t n = 0;
+	const char *p = v;
+	for (; p < end && isdigit((unsigned char)*p); p++) {
+		uint64_t digit = (uint64_t)(*p - '0');
+		if (n > (UINT64_MAX - digit) / 10)
+			return -400;
+		n = n * 10 + digit;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == v || p != end || !isdigit((unsigned char)*v))
+		return -400;
+	if (f->has_length && req->content_length != n)
+		return -400;
+	req->content_length = n;
+	f->has_length = true;
+	return 0;
+}
+
+static long parse_header(const char *line, size_t len, struct http_request *req, struct head_fields *f)
 {
 	const char *v;
 	const char *end = line + len;
-	if (!memchr(line, ':', len) || line[0] == ' ' || line[0] == '\t')
+	const char *colon = memchr(line, ':', len);
+	/* RFC 9112 5.1, 5.2: a name, then the colon; no whitespace before it, no obsolete folding. */
+	if (!colon || colon == line || colon[-1] == ' ' || colon[-1] == '\t' || line[0] == ' ' || line[0] == '\t')
 		return -400;
 	if (header_is(line, len, "Connection", &v)) {
-		if (has_token(v, end, "close"))
-			req->keep_alive = false;
-		else if (has_token(v, end, "keep-alive"))
-			req->keep_alive = true;
+		/* RFC 9112 9.6: "close" in any Connection field ends the connection after this response. */
+		f->conn_close |= has_token(v, end, "close");
+		f->conn_keep_alive |= has_token(v, end, "keep-alive");
 	} else if (header_is(line, len, "Content-Length", &v)) {
-		char *e;
-		if (v == end || !isdigit((unsigned char)*v))
-			return -400;
-		errno = 0;
-		unsigned long long n = strtoull(v, &e, 10);
-		if (errno || (e != end && *e != ' ' && *e != '\t'))
-			return -400;
-		req->content_length = n;
+		return parse_content_length(v, end, req, f);
 	} else if (header_is(line, len, "Transfer-Encoding", &v)) {
 		return -501;
+	} else if (header_is(line, len, "Host", &v)) {
+		f->has_host = true;
 	}
 	return 0;
 }
@@ -152,6 +191,7 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 		return len >= HTTP_MAX_HEAD ? -431 : 0;
 	const char *line = head;
 	bool first = true;
+	struct head_fields f = { false, false, false, false };
 	for (;;) {
 		const char *eol = memchr(line, '\n', (size_t)(end - line));
 		size_t n = (size_t)(eol - line);
@@ -161,7 +201,7 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 			break;   /* the empty line that ends the head */
 		if (memchr(line, '\0', n))
 			return -400;
-		long r = first ? parse_request_line(line, n, req) : parse_header(line, n, req);
+		long r = first ? parse_request_line(line, n, req) : parse_header(line, n, req, &f);
 		if (r)
 			return r;
 		first = false;
@@ -169,6 +209,11 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 	}
 	if (first)
 		return -400;
+	/* RFC 9112 3.2: an HTTP/1.1 request without Host is refused. */
+	if (req->minor >= 1 && !f.has_host)
+		return -400;
+	/* RFC 9112 9.3: HTTP/1.1 persists unless told otherwise; HTTP/1.0 only when asked. */
+	req->keep_alive = !f.conn_close && (req->minor >= 1 || f.conn_keep_alive);
 	return (long)(end - buf);
 }
 
@@ -215,6 +260,15 @@ static bool has_dot_segment(const char *path)
 	return strchr(path, '\\') != NULL;
 }
 
+/* Is `real` (a resolved path) the root or under it? */
+static bool inside_root(const char *real_root, const char *real)
+{
+	size_t rl = strlen(real_root);
+	if (!strcmp(real_root, "/"))
+		return true;
+	return !strncmp(real, real_root, rl) && (real[rl] == '/' || real[rl] == '\0');
+}
+
 int http_resolve(const char *root, const char *target, char *out, size_t cap)
 {
 	char path[2048], joined[PATH_MAX + 2048], real_root[PATH_MAX], real[PATH_MAX];
@@ -225,19 +279,20 @@ int http_resolve(const char *root, const char *target, char *out, size_t cap)
 	snprintf(joined, sizeof(joined), "%s%s", real_root, path);
 	if (!realpath(joined, real))
 		return errno == EACCES ? 403 : 404;
-	size_t rl = strlen(real_root);
 	/* A link that leads out of the root is as good as absent. */
-	if (strncmp(real, real_root, rl) || (real[rl] != '/' && real[rl] != '\0' && strcmp(real_root, "/")))
+	if (!inside_root(real_root, real))
 		return 404;
 	struct stat sb;
 	if (stat(real, &sb))
 		return 404;
 	if (S_ISDIR(sb.st_mode)) {
+		/* A directory's page is its index.html, which must not lead out of the root either. */
 		size_t n = strlen(real);
-		if (n + sizeof("/index.html") > sizeof(real))
+		if (n + sizeof("/index.html") > sizeof(joined))
 			return 404;
-		memcpy(real + n, "/index.html", sizeof("/index.html"));
-		if (stat(real, &sb) || !S_ISREG(sb.st_mode))
+		memcpy(joined, real, n);
+		memcpy(joined + n, "/index.html", sizeof("/index.html"));
+		if (!realpath(joined, real) || !inside_root(real_root, real) || stat(real, &sb))
 			return 404;
 	}
 	if (!S_ISREG(sb.st_mode))
@@ -275,6 +330,7 @@ static const char *reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 505: return "HTTP Version Not Supported";
@@ -376,11 +432,21 @@ static bool queue_file(struct http_conn *h, const char *path, bool head_only)
 	return true;
 }
 
+/* RFC 9110 9.3: methods this server knows but does not allow here (405); any other is 501. */
+static bool is_known_method(const char *m)
+{
+	static const char *const known[] = { "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(m, known[i]))
+			return true;
+	return false;
+}
+
 static bool answer(struct http_conn *h, const struct http_request *req)
 {
 	bool head_only = !strcmp(req->method, "HEAD");
 	if (!head_only && strcmp(req->method, "GET"))
-		return queue_error(h, 405, false);
+		return queue_error(h, is_known_method(req->method) ? 405 : 501, false);
 	char path[PATH_MAX];
 	int status = 404;
 	if (h->root)
@@ -422,6 +488,11 @@ void http_conn_free(struct http_conn *h)
 }
 
 uint64_t http_conn_answered(const struct http_conn *h) { return h->answered; }
+
+bool http_conn_busy(const struct http_conn *h)
+{
+	return h->out_off < h->out_len || h->file_fd >= 0 || h->chunk_off < h->chunk_len;
+}
 
 /* Sends the head, then the file as room allows. -1 on failure, 0 when blocked, 1 when all is queued. */
 static int pump(struct http_conn *h)

@@ -25,7 +25,9 @@ struct http_request {
 /*
  * Parses one request head from `buf`: the bytes it takes (> 0), 0 when the
  * head is not complete yet, or the negative status code of a bad request
- * (-400, -431 headers too large, -501 a body encoding not supported, -505).
+ * (-400, -414 target too long, -431 headers too large, -501 a body encoding
+ * not supported, -505 not HTTP/1.x). An absolute-form target is reduced to
+ * its path.
  */
 long http_parse_request(const char *buf, size_t len, struct http_request *req);
 
@@ -48,6 +50,8 @@ void http_conn_free(struct http_conn *h);
  * `stopping` makes the current response the last.
  */
 enum http_result http_conn_run(struct http_conn *h, bool stopping);
+/* Is a response being sent (queued only in part)? */
+bool http_conn_busy(const struct http_conn *h);
 /* Requests answered so far on the connection. */
 uint64_t http_conn_answered(const struct http_conn *h);
 

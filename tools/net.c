@@ -85,8 +85,8 @@ int net_host_side(const struct net_prefix *ours, struct net_prefix *host)
 		return -1;
 	*host = *ours;
 	mask_to_prefix(host->addr.bytes, len, ours->len);
-	/* The network's own address is usable only in a two-address IPv4 prefix (RFC 3021). */
-	unsigned first = (ours->addr.family == TW_AF_INET && ours->len == 31) ? 0 : 1;
+	/* The prefix's own address is usable only in a two-address prefix (RFC 3021, RFC 6164). */
+	unsigned first = ours->len + 1 == bits ? 0 : 1;
 	addr_add(host->addr.bytes, len, first);
 	if (!memcmp(host->addr.bytes, ours->addr.bytes, len))
 		addr_add(host->addr.bytes, len, 1);
@@ -157,6 +157,26 @@ static bool is_unusable_addr(const struct tw_addr *a)
 	       (!memcmp(a->bytes, zero, 15) && a->bytes[15] == 1);
 }
 
+/*
+ * The prefix's own address (all host bits 0: IPv4's network, IPv6's
+ * subnet-router anycast, RFC 4291 2.6.1) or IPv4's broadcast (all 1), which
+ * the kernel on the link will not treat as a host. /31 (RFC 3021) and
+ * /32, /127, /128 have no such addresses.
+ */
+static bool is_prefix_edge(const struct net_prefix *p)
+{
+	size_t len = addr_len(&p->addr);
+	if (p->len + 1 >= len * 8)
+		return false;
+	bool all_zero = true, all_one = true;
+	for (unsigned bit = p->len; bit < len * 8; bit++) {
+		bool set = p->addr.bytes[bit / 8] & (0x80 >> (bit % 8));
+		all_zero &= !set;
+		all_one &= set;
+	}
+	return all_zero || (all_one && p->addr.family == TW_AF_INET);
+}
+
 int net_check_opts(const struct net_opts *o, const char *cmd, FILE *err)
 {
 	char buf[INET6_ADDRSTRLEN];
@@ -172,6 +192,12 @@ int net_check_opts(const struct net_opts *o, const char *cmd, FILE *err)
 		if (is_unusable_addr(&o->addrs[i].addr)) {
 			fprintf(err, "threeway %s: --addr %s: not a unicast address a host can use\n", cmd,
 				net_addr_str(&o->addrs[i].addr, buf, sizeof(buf)));
+			return 2;
+		}
+		if (is_prefix_edge(&o->addrs[i])) {
+			fprintf(err, "threeway %s: --addr %s/%u: the %s address of the prefix, not one a host can use\n",
+				cmd, net_addr_str(&o->addrs[i].addr, buf, sizeof(buf)), o->addrs[i].len,
+				o->addrs[i].addr.bytes[addr_len(&o->addrs[i].addr) - 1] & 1 ? "broadcast" : "network");
 			return 2;
 		}
 	}

@@ -1,9 +1,14 @@
 /*
  * threeway: the command-line tool.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "threeway.h"
@@ -45,8 +50,35 @@ static int finish_output(int status)
 	return status;
 }
 
+/*
+ * A closed standard descriptor is opened on /dev/null, so that no descriptor
+ * the tool opens later (a TUN interface, a capture) takes its number and
+ * receives what was meant for it. Returns false when standard output was
+ * closed: what the command prints would be lost.
+ */
+static bool standard_fds_open(void)
+{
+	bool stdout_open = true;
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		if (fd == 1)
+			stdout_open = false;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n != fd) {
+			fputs("threeway: cannot open /dev/null in place of a closed standard descriptor\n", stderr);
+			exit(1);
+		}
+	}
+	return stdout_open;
+}
+
 int main(int argc, char **argv)
 {
+	if (!standard_fds_open()) {
+		fputs("threeway: standard output is closed\n", stderr);
+		return 1;
+	}
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

@@ -2,6 +2,12 @@
  * The stack's ICMP responder: echo requests to the stack's own addresses are
  * answered (RFC 1122 3.2.2.6, RFC 4443 4.2), so ping works. Nothing else of
  * ICMP is acted on.
+ *
+ * DEVIATION(RFC 1122 3.2.2.6): IPv4 options of a request (Record Route,
+ * Timestamp, a source route) are not carried into the reply; the reply has
+ * none. DEVIATION(RFC 4443 4.2): requests to multicast addresses are not
+ * answered (the stack joins no group). Fragmented requests are dropped with
+ * every other fragment (no reassembly, see src/tcp/input.c).
  */
 #include <string.h>
 

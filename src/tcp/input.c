@@ -879,17 +879,24 @@ static int conn_input(struct tcp_conn *c, struct seg_in *s)
 
 enum { PARSE_HANDLED = 1 };
 
-static bool is_multicast(uint8_t family, const uint8_t *a)
+/*
+ * A source no packet may come from: multicast, broadcast and "this network"
+ * (RFC 1122 3.2.1.3, RFC 9293 3.9.1), loopback from outside the host (RFC
+ * 1122 3.2.1.3 (g), RFC 4291 2.5.3), and IPv6's unspecified address (RFC 4291
+ * 2.5.2), to which nothing can be answered.
+ */
+static bool is_bad_source(uint8_t family, const uint8_t *a)
 {
+	static const uint8_t zero[15];
 	if (family == TW_AF_INET)
-		return a[0] >= 224 || (a[0] == 0);   /* multicast, reserved, broadcast, "this network" */
-	return a[0] == 0xff;
+		return a[0] >= 224 || a[0] == 0 || a[0] == 127;
+	return a[0] == 0xff || (!memcmp(a, zero, 15) && a[15] <= 1);
 }
 
 /* An ICMP message to one of our unicast addresses goes to the responder; its result is final. */
 static int icmp_input(struct tw_stack *st, const struct seg_in *s, const uint8_t *msg, size_t len)
 {
-	if (!tcp_has_addr(st, s->family, s->dst) || is_multicast(s->family, s->src))
+	if (!tcp_has_addr(st, s->family, s->dst) || is_bad_source(s->family, s->src))
 		return drop(st, TW_DROP_NOT_OURS);
 	int r = tcp_icmp_input(st, s->family, s->src, s->dst, msg, len);
 	return r ? drop(st, (enum tw_drop)-r) : PARSE_HANDLED;
@@ -952,7 +959,7 @@ int tcp_input(struct tw_stack *st, const uint8_t *pkt, size_t len)
 	if (err)
 		return err == PARSE_HANDLED ? 0 : err;
 	/* RFC 9293 3.9.1, RFC 1122 4.2.3.10: only our addresses, never from multicast or broadcast. */
-	if (!tcp_has_addr(st, s.family, s.dst) || is_multicast(s.family, s.src) || s.t.sport == 0 ||
+	if (!tcp_has_addr(st, s.family, s.dst) || is_bad_source(s.family, s.src) || s.t.sport == 0 ||
 	    s.t.dport == 0)
 		return drop(st, TW_DROP_NOT_OURS);
 	st->stats.in_segs++;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The discard and chargen apps against kernel clients, and a clean stop:
 # on SIGTERM, `threeway serve` closes the connections it holds with FIN (the
-# clients read to a clean end of stream, no reset) and exits 0.
+# clients read to a clean end of stream, no reset), lets a download under way
+# finish, and exits 0. A response is never cut by a reset because the client
+# sent more than the server read (lingering close, RFC 9112 9.6).
 . "$(dirname "$0")/lib.sh"
 net_enter "$@"
 
@@ -64,4 +66,42 @@ except ConnectionResetError:
 print("ok: an idle keep-alive connection ended with FIN on SIGTERM")
 PY
 wait "$SERVE_PID" || fail "serve exited non-zero"
+
+# A download under way when SIGTERM comes is finished, then closed.
+mkdir "$WORK/www"
+head -c 6000000 /dev/urandom >"$WORK/www/big.bin"
+start_serve --tun tw0 --addr 10.7.0.2/24 --port 80 --app http --root "$WORK/www"
+curl -sS --max-time 20 --limit-rate 4M -o "$WORK/got.bin" http://10.7.0.2/big.bin &
+CURL=$!
+sleep 0.5
+kill -TERM "$SERVE_PID"
+wait "$CURL" || fail "the download under way when serve was stopped failed"
+cmp -s "$WORK/www/big.bin" "$WORK/got.bin" || fail "the download under way was cut"
+wait "$SERVE_PID" || fail "serve exited non-zero"
+echo "ok: a download under way at SIGTERM completed (6000000 bytes), then serve exited"
+
+# Unread input at the end of a response does not reset it away.
+start_serve --tun tw0 --addr 10.7.0.2/24 --port 80 --app http --root "$WORK/www"
+python3 - <<'PY' || fail "lingering close"
+import socket
+def fetch(request, extra):
+    s = socket.create_connection(("10.7.0.2", 80), timeout=10)
+    s.sendall(request + extra)
+    got = b""
+    while True:
+        try:
+            d = s.recv(1 << 20)
+        except ConnectionResetError:
+            raise SystemExit("reset after %d bytes" % len(got))
+        if not d:
+            break
+        got += d
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert len(body) == 6000000, "body of %d bytes" % len(body)
+fetch(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"GET / HTTP/1.1\r\n" * 1200)
+fetch(b"GET /big.bin HTTP/1.0\r\nContent-Length: 100000\r\n\r\n", b"x" * 100000)
+print("ok: whole responses despite pipelined requests and a request body left unread")
+PY
+stop_serve
 echo "PASS"

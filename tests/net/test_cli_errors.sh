@@ -17,6 +17,13 @@ expect_error() {
 	echo "ok (exit $rc): $(cat "$WORK/err")"
 }
 
+# Closed standard descriptors: output that would be lost is refused; closed input reads as empty.
+rc=0
+"$TW" connect --tun tw5 --addr 10.7.0.2/24 10.7.0.1 80 </dev/null >&- 2>"$WORK/err" || rc=$?
+[ "$rc" != 0 ] && [ "$(cat "$WORK/err")" = "threeway: standard output is closed" ] ||
+	fail "connect with stdout closed: exit $rc, '$(cat "$WORK/err")'"
+! ip link show tw5 >/dev/null 2>&1 || fail "connect with stdout closed went on to create tw5"
+echo "ok (exit $rc): $(cat "$WORK/err")"
 nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
 expect_error 'not permitted.*run as root' "${nobody[@]}" "$TW" serve --tun tw5 --addr 10.7.0.2/24 --port 80 --app echo
 expect_error 'not permitted.*run as root' "${nobody[@]}" "$TW" connect --tun tw5 --addr 10.7.0.2/24 10.7.0.1 80
@@ -25,6 +32,9 @@ expect_error 'not an IPv4 or IPv6 address' "$TW" serve --tun tw5 --addr 10.7.0.3
 expect_error 'not an IPv4 or IPv6 address' "$TW" serve --tun tw5 --addr 10.7.0.2 --port 80 --app echo
 expect_error 'not an IPv4 or IPv6 address' "$TW" connect --tun tw5 --addr 2001:db8::zz/64 10.7.0.1 80
 expect_error "'10.7.0' is not an IPv4 or IPv6 address" "$TW" connect --tun tw5 --addr 10.7.0.2/24 10.7.0 80
+expect_error 'the broadcast address of the prefix' "$TW" serve --tun tw5 --addr 10.9.0.255/24 --port 80 --app echo
+expect_error 'the network address of the prefix' "$TW" serve --tun tw5 --addr 10.9.0.0/24 --port 80 --app echo
+expect_error 'the network address of the prefix' "$TW" serve --tun tw5 --addr 2001:db8:7::/64 --port 80 --app echo
 expect_error 'not a unicast address' "$TW" serve --tun tw5 --addr 224.0.0.1/24 --port 80 --app echo
 expect_error 'leaves no address for the host' "$TW" serve --tun tw5 --addr 10.7.0.2/32 --port 80 --app echo
 expect_error 'port from 1 to 65535' "$TW" serve --tun tw5 --addr 10.7.0.2/24 --port 70000 --app echo

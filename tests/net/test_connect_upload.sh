@@ -39,10 +39,41 @@ echo "ok: python3 received 20000000 bytes, identical; its answer came back after
 # netcat (netcat-openbsd) as the kernel-side server, the data through a pipe this time.
 nc -l 9001 >"$WORK/nc.bin" </dev/null &
 NC=$!
-sleep 0.3
+for i in $(seq 50); do ss -Hltn '( sport = :9001 )' | grep -q . && break; sleep 0.1; done
 head -c 5000000 "$WORK/up.bin" | "$TW" connect --tun tw1 --addr 10.8.0.2/24 10.8.0.1 9001 >/dev/null ||
 	fail "threeway connect to nc failed"
 wait $NC
 cmp <(head -c 5000000 "$WORK/up.bin") "$WORK/nc.bin" || fail "nc received different bytes"
 echo "ok: nc received 5000000 bytes from a pipe, identical"
+
+# Where the peer's data cannot be written, connect says so once and fails; it never crashes or hangs.
+python3 - <<'PY' &
+import socket
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 9002))
+srv.listen(4)
+for _ in range(2):
+    c, _ = srv.accept()
+    try:
+        c.sendall(b"y" * 3000000)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(65536):
+            pass
+    except OSError:
+        pass
+    c.close()
+PY
+for i in $(seq 50); do ss -Hltn '( sport = :9002 )' | grep -q . && break; sleep 0.1; done
+rc=0
+"$TW" connect --tun tw1 --addr 10.8.0.2/24 10.8.0.1 9002 </dev/null >/dev/full 2>"$WORK/err" || rc=$?
+[ "$rc" = 1 ] && grep -q 'writing standard output: No space left on device' "$WORK/err" ||
+	fail "connect to /dev/full: exit $rc, $(cat "$WORK/err")"
+[ "$(wc -l <"$WORK/err")" = 1 ] || fail "connect to /dev/full printed $(wc -l <"$WORK/err") lines"
+set +o pipefail
+"$TW" connect --tun tw1 --addr 10.8.0.2/24 10.8.0.1 9002 </dev/null 2>"$WORK/err" | head -c 100 >/dev/null ||
+	true
+[ "${PIPESTATUS[0]}" = 1 ] || fail "connect into a closed pipe exited ${PIPESTATUS[0]}"
+grep -q 'writing standard output: Broken pipe' "$WORK/err" || fail "connect into a closed pipe: $(cat "$WORK/err")"
+echo "ok: a full disk or a closed pipe on stdout is one error line, not a crash"
 echo "PASS"
