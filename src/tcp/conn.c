@@ -439,11 +439,18 @@ static void unlink_from_parent(struct tcp_conn *c)
 void tcp_conn_done(struct tcp_conn *c, int err)
 {
 	bool was_listed = c->state != TW_CLOSED && !(c->flags & TF_LISTENER);
-	bool owned = !(c->flags & TF_ORPHAN) && !c->parent;
+	/*
+	 * Like Linux, a connection that ends while it waits in the accept queue
+	 * stays there, CLOSED with its error, still counting against the
+	 * backlog: accept() hands it over and the application learns the error.
+	 */
+	bool queued = c->flags & TF_IN_ACCEPTQ;
+	bool owned = !(c->flags & TF_ORPHAN) && (!c->parent || queued);
 
 	if (was_listed)
 		tcp_hash_remove(c);
-	unlink_from_parent(c);
+	if (!queued)
+		unlink_from_parent(c);
 	tcp_set_state(c, TW_CLOSED);
 	c->rtx_at = c->delack_at = c->idle_at = 0;
 	tcp_timer_remove(c);

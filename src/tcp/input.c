@@ -55,6 +55,20 @@ static void oow_ack(struct tcp_conn *c, const struct seg_in *s)
 		tcp_send_ack(c);
 }
 
+/*
+ * RFC 2883: a segment that repeats what has arrived already is reported in
+ * the next ACK, which goes at once, as Linux's tcp_dsack_set and
+ * tcp_send_dupack do: the sender learns its retransmission was spurious.
+ */
+static void report_duplicate(struct tcp_conn *c, uint32_t start, uint32_t end)
+{
+	c->flags |= TF_ACK_NOW;
+	if ((c->flags & TF_SACK) && c->sb && seq_lt(start, end)) {
+		c->sb->dsack = (struct wire_sack_block){ start, end };
+		c->sb->dsack_pending = true;
+	}
+}
+
 static void challenge_ack(struct tcp_conn *c)
 {
 	if (oow_rate_limited(c))
@@ -182,6 +196,7 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 	c->recover = c->iss;
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
 	if (c->sb) {
+		c->sb->pushed_seq = c->snd.una;
 		/* The window offered in the SYN is where it stays until data arrives (Linux's rcv_ssthresh). */
 		c->sb->rcv_ssthresh = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
 	}
@@ -292,6 +307,9 @@ static int listen_input(struct tcp_conn *l, const struct seg_in *s)
 
 /* -------------------------------------------------------------- SYN-SENT */
 
+/* Linux's TCP_TIMEOUT_MIN: two jiffies at HZ=1000. */
+#define SYN_SENT_QUICK_RETRY_US 2000u
+
 static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 {
 	struct tw_stack *st = c->stack;
@@ -305,6 +323,15 @@ static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 	if (ack && (seq_leq(s->t.ack, c->iss) || seq_gt(s->t.ack, c->snd.max))) {
 		if (!has_flag(s, WIRE_TCP_RST))
 			tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
+		/*
+		 * Like Linux: if the SYN has not been resent yet, resend it almost at
+		 * once (TCP_TIMEOUT_MIN), in case our RST has just cleared a stale
+		 * connection at the peer that was holding the SYN up.
+		 */
+		if (c->backoff == 0) {
+			c->rtx_at = st->now + SYN_SENT_QUICK_RETRY_US;
+			tcp_timer_update(c);
+		}
 		return drop(st, TW_DROP_INVALID);
 	}
 	/* Second: a RST is believed only with an acceptable ACK (RFC 5961 3.2 allows no more). */
@@ -427,6 +454,10 @@ static void reset_by_peer(struct tcp_conn *c)
 	case TW_CLOSING:
 	case TW_LAST_ACK:
 		tcp_conn_done(c, 0);
+		break;
+	case TW_CLOSE_WAIT:
+		/* Like Linux (tcp_reset): the peer had closed already, so the error is EPIPE. */
+		tcp_conn_done(c, EPIPE);
 		break;
 	default:
 		tcp_conn_done(c, ECONNRESET);
@@ -640,8 +671,16 @@ static bool receive_fin(struct tcp_conn *c)
 	case TW_SYN_RECEIVED:
 	case TW_ESTABLISHED:
 		tcp_set_state(c, TW_CLOSE_WAIT);
-		/* Like Linux: the ACK of a FIN waits a little, for the application's own FIN. */
+		/*
+		 * Like Linux: the ACK of a FIN waits a little, for the application's
+		 * own FIN; but before any data has arrived Linux has no ACK delay to
+		 * wait (its ato is still 0) and the ACK goes at once.
+		 */
 		c->quickacks = 0;
+		if (c->rcv.nxt - c->irs == 2) {
+			c->flags |= TF_ACK_NOW;
+			break;
+		}
 		c->flags |= TF_ACK_DELAYED;
 		if (!c->delack_at)
 			c->delack_at = c->stack->now + c->stack->cfg.delack_us;
@@ -666,8 +705,10 @@ static void trim_to_window(struct tcp_conn *c, struct seg_in *s)
 {
 	uint32_t nxt = c->rcv.nxt;
 	if (seq_lt(s->t.seq, nxt)) {
-		/* Old bytes at the front: only the new part is processed. */
+		/* Old bytes at the front: only the new part is processed, the old reported (RFC 2883). */
 		uint32_t old = nxt - s->t.seq;
+		if (s->t.payload_len && !has_flag(s, WIRE_TCP_SYN))
+			report_duplicate(c, s->t.seq, nxt);
 		if (has_flag(s, WIRE_TCP_SYN)) {
 			s->t.flags &= (uint8_t)~WIRE_TCP_SYN;
 			old--;
@@ -756,8 +797,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		s->t.seq++;
 		s->len = wire_tcp_seg_len(&s->t);
 		int r = syn_received_ack(c, s);
-		if (r == 0)
+		if (r == 0) {
+			/* Its SYN repeats the one we have: ACKed at once, with a D-SACK for it (Linux). */
+			report_duplicate(c, c->irs, c->irs + 1);
 			finish_input(c);
+		}
 		return r;
 	}
 
@@ -774,6 +818,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		if (!rst) {
 			if (syn)
 				st->stats.challenge_acks++;
+			/* Data or a FIN from before RCV.NXT: a retransmission of what we have. */
+			if (s->len && !syn && seq_lt(s->t.seq, c->rcv.nxt)) {
+				uint32_t end = s->t.seq + s->len;
+				report_duplicate(c, s->t.seq, seq_lt(end, c->rcv.nxt) ? end : c->rcv.nxt);
+			}
 			oow_ack(c, s);
 		}
 		return drop(st, TW_DROP_INVALID);

@@ -156,8 +156,21 @@ static void syn_options(const struct tcp_conn *c, struct wire_tcp_opts *o)
 	}
 }
 
-/* Established segments: NOP NOP TS, then NOP NOP SACK blocks (RFC 2018 3). */
-static void established_options(const struct tcp_conn *c, struct wire_tcp_opts *o, bool with_sack)
+/* How many SACK blocks a segment carries now: a D-SACK first, then the out-of-order ranges. */
+static uint32_t sack_blocks(const struct tcp_conn *c)
+{
+	if (!(c->flags & TF_SACK) || !c->sb)
+		return 0;
+	uint32_t max = c->flags & TF_TS ? 3 : 4;
+	uint32_t n = c->sb->n_ooo + (c->sb->dsack_pending ? 1u : 0u);
+	return n < max ? n : max;
+}
+
+/*
+ * Established segments: NOP NOP TS, then NOP NOP SACK blocks (RFC 2018 3).
+ * RFC 2883 4: a D-SACK block comes first, and goes in one ACK only.
+ */
+static void established_options(struct tcp_conn *c, struct wire_tcp_opts *o, bool with_sack)
 {
 	memset(o, 0, offsetof(struct wire_tcp_opts, list));
 	if (c->flags & TF_TS) {
@@ -166,11 +179,15 @@ static void established_options(const struct tcp_conn *c, struct wire_tcp_opts *
 		push_nops(o, 2);
 		wire_tcp_opt_push(o, WIRE_OPT_TS, 10, NULL);
 	}
-	if (with_sack && (c->flags & TF_SACK) && c->sb && c->sb->n_ooo) {
-		size_t max = c->flags & TF_TS ? 3 : 4;
-		size_t n = c->sb->n_ooo < max ? c->sb->n_ooo : max;
+	uint32_t n = with_sack ? sack_blocks(c) : 0;
+	if (n) {
+		uint32_t i = 0;
+		if (c->sb->dsack_pending) {
+			o->sack[i++] = c->sb->dsack;
+			c->sb->dsack_pending = false;
+		}
+		memcpy(o->sack + i, c->sb->ooo, (n - i) * sizeof(o->sack[0]));
 		o->sack_count = (uint8_t)n;
-		memcpy(o->sack, c->sb->ooo, n * sizeof(o->sack[0]));
 		push_nops(o, 2);
 		wire_tcp_opt_push(o, WIRE_OPT_SACK, (uint8_t)(2 + 8 * n), NULL);
 	}
@@ -179,11 +196,8 @@ static void established_options(const struct tcp_conn *c, struct wire_tcp_opts *
 /* Bytes the SACK option (with its two NOPs) would take on a segment now. */
 static uint32_t sack_option_bytes(const struct tcp_conn *c)
 {
-	if (!(c->flags & TF_SACK) || !c->sb || !c->sb->n_ooo)
-		return 0;
-	uint32_t max = c->flags & TF_TS ? 3 : 4;
-	uint32_t n = c->sb->n_ooo < max ? c->sb->n_ooo : max;
-	return 4 + 8 * n;
+	uint32_t n = sack_blocks(c);
+	return n ? 4 + 8 * n : 0;
 }
 
 /* --------------------------------------------------------------- emitting */
@@ -397,9 +411,19 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 	seg_init(c, &seg, WIRE_TCP_ACK, c->snd.nxt);
 	seg.data_off = off;
 	seg.data_len = len;
-	/* Like Linux: PSH on the segment that empties what the application wrote. */
-	if (len && off + len == c->sb->snd.len)
+	/*
+	 * Like Linux: PSH on the segment that empties what the application
+	 * wrote, and on one that takes the data sent past half the largest
+	 * window the peer has offered since the last push (Linux's forced_push,
+	 * judged here as segments go rather than as the application writes).
+	 */
+	uint32_t end = c->snd.nxt + len;
+	if (len && (off + len == c->sb->snd.len ||
+		    (!retrans && seq_gt(end, c->sb->pushed_seq + c->snd.max_wnd / 2)))) {
 		seg.t.flags |= WIRE_TCP_PSH;
+		if (!retrans)
+			c->sb->pushed_seq = end;
+	}
 	if (fin)
 		seg.t.flags |= WIRE_TCP_FIN;
 	/* SACK blocks ride on a data segment only where they fit within the MSS (no packet over the MTU). */

@@ -65,6 +65,9 @@ struct tcp_sockbuf {
 	struct wire_sack_block sacked[TCP_SACKED_MAX];   /* what the peer SACKed, sorted */
 	uint8_t n_sacked;
 	uint32_t high_rxt;          /* RFC 6675 HighRxt: the highest byte resent in recovery */
+	uint32_t pushed_seq;        /* the end of the last segment sent with PSH (Linux's) */
+	struct wire_sack_block dsack;   /* RFC 2883: a duplicate to report in the next ACK */
+	bool dsack_pending;
 	bool ooo_fin;               /* a FIN arrived beyond a gap, at ooo_fin_seq */
 	uint32_t ooo_fin_seq;
 	tw_sock_cb cb;

@@ -79,6 +79,16 @@ static void abort_children(struct tcp_conn *l)
 			tcp_conn_done(c, 0);
 		}
 	}
+	/* What is left in the accept queue has ended already (CLOSED): nobody will take it now. */
+	while (l->accept_next) {
+		struct tcp_conn *c = l->accept_next;
+		l->accept_next = c->accept_next;
+		l->queued--;
+		c->accept_next = NULL;
+		c->parent = NULL;
+		c->flags &= (uint16_t)~TF_IN_ACCEPTQ;
+		tcp_conn_free(c);
+	}
 }
 
 /*

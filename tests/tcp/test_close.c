@@ -147,13 +147,31 @@ static void test_established_fin_ack_delayed(void **state)
 	(void)state;
 	struct conn c;
 	conn_open(&c, M_ACTIVE | M_TS, PEER_ISS);
+	/* Once data has arrived (and been ACKed), Linux delays the ACK of a FIN by its ACK delay. */
+	assert_int_equal(feed_data(&c, c.rcv_nxt, c.snd_nxt, "hello", 5), 0);
+	c.rcv_nxt += 5;
+	expect_ack(&c);
+	size_t before = c.h->next_out;
 	peer_fin(&c, c.snd_nxt);
 	h_expect_none(c.h);
 	h_advance(c.h, DELACK_US - 1);
 	h_expect_none(c.h);
 	h_advance(c.h, 1);
 	expect_ack(&c);
-	assert_int_equal(c.h->out[c.h->next_out - 1].at - c.h->out[0].at >= DELACK_US, true);
+	assert_true(c.h->out[c.h->next_out - 1].at - c.h->out[before - 1].at >= DELACK_US);
+	h_expect_none(c.h);
+	assert_int_equal(h_state(c.s), TW_CLOSE_WAIT);
+	conn_end(&c);
+}
+
+/* Before any data, Linux has no ACK delay yet (its ato is 0): the FIN is ACKed at once. */
+static void test_established_fin_before_data_acked_at_once(void **state)
+{
+	(void)state;
+	struct conn c;
+	conn_open(&c, M_PASSIVE, PEER_ISS);
+	peer_fin(&c, c.snd_nxt);
+	expect_ack(&c);
 	h_expect_none(c.h);
 	assert_int_equal(h_state(c.s), TW_CLOSE_WAIT);
 	conn_end(&c);
@@ -165,6 +183,9 @@ static void test_established_fin_ack_rides_on_our_fin(void **state)
 	(void)state;
 	struct conn c;
 	conn_open(&c, M_PASSIVE, PEER_ISS);
+	assert_int_equal(feed_data(&c, c.rcv_nxt, c.snd_nxt, "hello", 5), 0);
+	c.rcv_nxt += 5;
+	expect_ack(&c);
 	peer_fin(&c, c.snd_nxt);
 	h_expect_none(c.h);
 	h_advance(c.h, 10000);
@@ -863,6 +884,7 @@ int main(void)
 		T(test_time_wait_duration_configurable),
 		T(test_established_fin_enters_close_wait),
 		T(test_established_fin_ack_delayed),
+		T(test_established_fin_before_data_acked_at_once),
 		T(test_established_fin_ack_rides_on_our_fin),
 		T(test_close_wait_shutdown_wr_walks_last_ack),
 		T(test_close_wait_close_freed_on_ack),

@@ -205,7 +205,8 @@ static void test_established_write_limited_by_peer_window(void **state)
 	assert_int_equal(h_info(p.s).snd_wnd, 2896);
 	assert_int_equal(app_write(&p, 10000, 0), 10000);
 	expect_data(&p, WIRE_TCP_ACK, 0, 1448);
-	expect_data(&p, WIRE_TCP_ACK, 1448, 1448);
+	/* Past half the peer's largest window since the last push: PSH, as Linux's forced_push. */
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 1448, 1448);
 	h_expect_none(h);
 	peer_ack(&p, p.iss + 1 + 1448);
 	expect_data(&p, WIRE_TCP_ACK, 2896, 1448);
@@ -465,7 +466,37 @@ static void test_established_data_duplicate_acked_not_delivered(void **state)
 	expect_ack(&p, p.seq);
 	const uint8_t *d = fill(0, 1000, PEER_SALT);
 	assert_true(peer_send(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, p.irs + 1, p.ack, d, 1000) < 0);
+	/* RFC 2883: the ACK reports the duplicate in a D-SACK block, once (Linux's tcp_dsack_set). */
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	assert_int_equal(a.opt.sack_count, 1);
+	assert_int_equal(a.opt.sack[0].left, p.irs + 1);
+	assert_int_equal(a.opt.sack[0].right, p.irs + 1 + 1000);
+	h_expect_none(h);
+	peer_data(&p, 1000, 100);
+	p.seq += 100;
+	a = expect_ack(&p, p.seq);
+	assert_int_equal(a.opt.sack_count, 0);
+	assert_int_equal(tw_readable(p.s), 1100);
+	app_read(&p, 0, 1100);
+	done(state);
+}
+
+/* Without SACK there is no D-SACK: the duplicate gets a plain ACK at once. */
+static void test_established_data_duplicate_no_dsack_without_sack(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	e.sack = false;
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 1000);
+	p.seq += 1000;
 	expect_ack(&p, p.seq);
+	const uint8_t *d = fill(0, 1000, PEER_SALT);
+	assert_true(peer_send(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, p.irs + 1, p.ack, d, 1000) < 0);
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	assert_false(a.opt.has & WIRE_HAS_SACK);
 	h_expect_none(h);
 	assert_int_equal(tw_readable(p.s), 1000);
 	app_read(&p, 0, 1000);
@@ -486,7 +517,11 @@ static void test_established_data_overlap_delivers_new_part(void **state)
 	expect_ack(&p, p.seq + 1000);
 	peer_data(&p, 500, 1000);
 	p.seq += 1500;
-	expect_ack(&p, p.seq);
+	/* RFC 2883: the repeated front [500, 1000) is reported as a D-SACK block. */
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	assert_int_equal(a.opt.sack_count, 1);
+	assert_int_equal(a.opt.sack[0].left, p.irs + 1 + 500);
+	assert_int_equal(a.opt.sack[0].right, p.irs + 1 + 1000);
 	assert_int_equal(tw_readable(p.s), 1500);
 	app_read(&p, 0, 1500);
 	done(state);
@@ -822,6 +857,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_established_data_out_of_order_no_sack_unless_negotiated, teardown),
 		cmocka_unit_test_teardown(test_established_data_hole_filled_delivers_all, teardown),
 		cmocka_unit_test_teardown(test_established_data_duplicate_acked_not_delivered, teardown),
+		cmocka_unit_test_teardown(test_established_data_duplicate_no_dsack_without_sack, teardown),
 		cmocka_unit_test_teardown(test_established_data_overlap_delivers_new_part, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_cfg, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_default_16, teardown),

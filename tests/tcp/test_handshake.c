@@ -5,6 +5,8 @@
  * retransmission (RFC 6298, Linux's schedule), the listen backlog, and the
  * errors of connect and listen. Each test states the exact segments sent.
  */
+#include <errno.h>
+
 #include "harness.h"
 
 #define PEER_ISS 0xfffffff0u    /* just below 2^32: every path crosses the wrap */
@@ -337,9 +339,14 @@ static void test_syn_sent_syn_simultaneous_open(void **state)
 		h_opt_linux_syn(&psa, PEER_TS, syn.opt.ts_val);
 		assert_int_equal(h_feed(h, &psa), 0);
 		assert_int_equal(h_state(s), TW_ESTABLISHED);
-		/* Nothing is owed (RFC 9293 figure 7); at most an ACK of what both sides have. */
-		if (h_pending(h))
-			h_expect(h, WIRE_TCP_ACK, iss + 1, PEER_ISS + 1);
+		/*
+		 * Like Linux: its SYN repeats the one we have, so an ACK goes at once
+		 * with a D-SACK block for it (RFC 2883).
+		 */
+		struct wire_tcp a = h_expect(h, WIRE_TCP_ACK, iss + 1, PEER_ISS + 1);
+		assert_int_equal(a.opt.sack_count, 1);
+		assert_int_equal(a.opt.sack[0].left, PEER_ISS);
+		assert_int_equal(a.opt.sack[0].right, PEER_ISS + 1);
 		h_expect_none(h);
 		struct tw_conn_info ci = h_info(s);
 		assert_int_equal(ci.snd_una, iss + 1);
@@ -352,6 +359,42 @@ static void test_syn_sent_syn_simultaneous_open(void **state)
 		tw_abort(s);
 		h_expect(h, WIRE_TCP_RST | WIRE_TCP_ACK, iss + 3, PEER_ISS + 1);
 		assert_int_equal(h_conns(h), 0);
+		h_free(h);
+	}
+}
+
+/*
+ * Like Linux: after the RST for an unacceptable SYN-ACK, a SYN not yet resent
+ * goes again almost at once (TCP_TIMEOUT_MIN, 2 ms), in case the RST cleared
+ * a stale connection at the peer; after that, the usual backed-off schedule.
+ */
+static void test_syn_sent_bad_synack_resends_syn_quickly(void **state)
+{
+	(void)state;
+	for (size_t f = 0; f < N_FAMILIES; f++) {
+		struct harness *h = h_new(families[f]);
+		struct tw_sock *s = h_connect(h);
+		uint32_t iss = h_info(s).iss;
+		struct wire_tcp syn = h_expect(h, WIRE_TCP_SYN, iss, 0);
+		h_advance(h, 10000);
+		struct h_seg old = h_seg(WIRE_TCP_SYN | WIRE_TCP_ACK, 0x12345678u, iss + 1000);
+		h_opt_linux_syn(&old, 7, syn.opt.ts_val);
+		assert_true(h_feed(h, &old) < 0);
+		expect_bare_rst(h, WIRE_TCP_RST, iss + 1000, 0);
+		h_advance(h, 1999);
+		h_expect_none(h);
+		h_advance(h, 1);
+		h_expect(h, WIRE_TCP_SYN, iss, 0);
+		/* Resent once now: another bad SYN-ACK brings no quick SYN; the next waits 2 s. */
+		struct h_seg old2 = h_seg(WIRE_TCP_SYN | WIRE_TCP_ACK, 0x12345678u, iss);
+		h_opt_linux_syn(&old2, 8, syn.opt.ts_val);
+		assert_true(h_feed(h, &old2) < 0);
+		expect_bare_rst(h, WIRE_TCP_RST, iss, 0);
+		h_advance(h, 2 * SEC - 1);
+		h_expect_none(h);
+		h_advance(h, 1);
+		h_expect(h, WIRE_TCP_SYN, iss, 0);
+		tw_close(s);
 		h_free(h);
 	}
 }
@@ -1029,6 +1072,59 @@ static void test_listen_accept_queue_full_syn_dropped(void **state)
 	h_free(h);
 }
 
+/*
+ * Like Linux: a connection reset while it waits in the accept queue stays
+ * there, counting against the backlog, until accept() hands it over with
+ * its error.
+ */
+static void test_listen_reset_connection_stays_queued(void **state)
+{
+	(void)state;
+	struct harness *h = h_new(TW_AF_INET);
+	struct tw_sock *l = h_listen(h, 0);
+	int err = 0;
+	struct wire_tcp sa = syn_to_listener(h, PEER_PORT, PEER_ISS);
+	assert_int_equal(ack_synack(h, PEER_PORT, PEER_ISS, &sa), 0);
+	struct h_seg rst = peer_seg(PEER_PORT, WIRE_TCP_RST | WIRE_TCP_ACK, PEER_ISS + 1, sa.seq + 1, sa.opt.ts_val);
+	assert_int_equal(h_feed(h, &rst), 0);
+	h_expect_none(h);
+	/* The queue is still over the backlog of 0: a new SYN is dropped. */
+	struct h_seg s2 = peer_syn(PEER_PORT + 1, PEER_ISS);
+	assert_int_equal(h_feed(h, &s2), -TW_DROP_QUEUE_FULL);
+	h_expect_none(h);
+	assert_true(tw_events(l) & TW_POLLIN);
+	struct tw_sock *c = tw_accept(l, NULL, &err);
+	assert_non_null(c);
+	char buf[8];
+	assert_int_equal(tw_recv(c, buf, sizeof(buf), 0), -ECONNRESET);
+	assert_int_equal(h_state(c), TW_CLOSED);
+	tw_close(c);
+	/* Now there is room. */
+	syn_to_listener(h, PEER_PORT + 1, PEER_ISS);
+	tw_close(l);
+	while (h_pending(h))
+		h_next(h);
+	assert_int_equal(h_conns(h), 0);
+	h_free(h);
+}
+
+/* Closing the listener frees the ended connections still queued. */
+static void test_listen_close_frees_reset_queued_connection(void **state)
+{
+	(void)state;
+	struct harness *h = h_new(TW_AF_INET);
+	struct tw_sock *l = h_listen(h, 4);
+	struct wire_tcp sa = syn_to_listener(h, PEER_PORT, PEER_ISS);
+	assert_int_equal(ack_synack(h, PEER_PORT, PEER_ISS, &sa), 0);
+	struct h_seg rst = peer_seg(PEER_PORT, WIRE_TCP_RST | WIRE_TCP_ACK, PEER_ISS + 1, sa.seq + 1, sa.opt.ts_val);
+	assert_int_equal(h_feed(h, &rst), 0);
+	assert_int_equal(h_conns(h), 2);
+	tw_close(l);
+	h_expect_none(h);
+	assert_int_equal(h_conns(h), 0);
+	h_free(h);
+}
+
 static void test_syn_received_ack_accept_queue_full_ignored(void **state)
 {
 	(void)state;
@@ -1213,6 +1309,7 @@ int main(void)
 		cmocka_unit_test(test_syn_sent_synack_bad_ack_rst),
 		cmocka_unit_test(test_syn_sent_rst_without_ack_ignored),
 		cmocka_unit_test(test_syn_sent_rst_bad_ack_ignored),
+		cmocka_unit_test(test_syn_sent_bad_synack_resends_syn_quickly),
 		cmocka_unit_test(test_syn_sent_ack_without_syn_dropped),
 		cmocka_unit_test(test_syn_received_rst_at_rcv_nxt_back_to_listen),
 		cmocka_unit_test(test_syn_received_rst_in_window_challenge_ack),
@@ -1226,6 +1323,8 @@ int main(void)
 		cmocka_unit_test(test_syn_received_timeout_synack_retries_config),
 		cmocka_unit_test(test_listen_syn_queue_full_syn_dropped),
 		cmocka_unit_test(test_listen_accept_queue_full_syn_dropped),
+		cmocka_unit_test(test_listen_reset_connection_stays_queued),
+		cmocka_unit_test(test_listen_close_frees_reset_queued_connection),
 		cmocka_unit_test(test_syn_received_ack_accept_queue_full_ignored),
 		cmocka_unit_test(test_closed_connect_bad_args_einval),
 		cmocka_unit_test(test_syn_sent_connect_ealready),
