@@ -58,10 +58,11 @@ const char *net_addr_str(const struct tw_addr *a, char *buf, size_t cap)
 
 static size_t addr_len(const struct tw_addr *a) { return a->family == TW_AF_INET ? 4 : 16; }
 
-/* Adds `n` (small) to the address as a big-endian number. */
-static void addr_add(uint8_t *bytes, size_t len, unsigned n)
+/* Adds `n` (small) to the address as a big-endian number of `len` bytes (4 or 16). */
+static void addr_add(uint8_t bytes[16], size_t len, unsigned n)
 {
-	for (size_t i = len; i-- > 0 && n;) {
+	for (size_t k = 0; k < len && k < 16 && n; k++) {
+		size_t i = len - 1 - k;
 		unsigned v = bytes[i] + n;
 		bytes[i] = (uint8_t)v;
 		n = v >> 8;
