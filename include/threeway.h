@@ -134,6 +134,7 @@ struct tw_stack_config {
 	uint32_t max_conns;             /* connections of every state, listeners included */
 	uint32_t rcvbuf, sndbuf;        /* default buffer sizes of a connection, bytes */
 	uint32_t rcvbuf_max;            /* largest receive buffer: sets the window scale */
+	uint32_t rcv_space_initial;     /* the receive space a SYN's window is cut from (Linux: tcp_rmem[1] / 2) */
 	bool sack, timestamps, window_scaling;  /* what the stack offers in its SYNs */
 	uint16_t min_snd_mss;           /* a peer's smaller MSS is raised to this */
 	uint32_t init_cwnd;             /* initial window, segments (RFC 6928) */

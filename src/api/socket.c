@@ -285,6 +285,17 @@ int tw_shutdown(struct tw_sock *s, int how)
 	struct tcp_conn *c = conn_of(s);
 	if (how != TW_SHUT_RD && how != TW_SHUT_WR && how != TW_SHUT_RDWR)
 		return -EINVAL;
+	/* Linux's inet_shutdown: a listener's sending side means nothing; its receiving side stops it. */
+	if (c->flags & TF_LISTENER) {
+		if (how != TW_SHUT_WR)
+			tcp_usr_stop_listening(c);
+		return 0;
+	}
+	/* ... and a connection still in SYN-SENT is abandoned (no RST: nothing is synchronized). */
+	if (c->state == TW_SYN_SENT) {
+		tcp_conn_done(c, ECONNRESET);
+		return 0;
+	}
 	if (!tcp_synchronized(c) && c->state != TW_SYN_RECEIVED)
 		return -ENOTCONN;
 	if (how != TW_SHUT_WR)
@@ -383,6 +394,7 @@ static int set_buffer(struct tcp_conn *c, enum tw_sockopt opt, int value)
 		int e = resize_ring(&sb->rcv, (uint32_t)cap);
 		if (!e) {
 			sb->rcvbuf = v;
+			sb->rcvbuf_locked = true;
 			if (sb->rcv_ssthresh > v)
 				sb->rcv_ssthresh = v;
 		}

@@ -21,6 +21,7 @@ void tw_stack_config_init(struct tw_stack_config *cfg)
 	cfg->rcvbuf = 131072;               /* Linux tcp_rmem[1] */
 	cfg->sndbuf = 131072;
 	cfg->rcvbuf_max = 15u << 20;        /* window scale 8 */
+	cfg->rcv_space_initial = 65536;     /* Linux: the window tcp_rmem[1] (131072) gives */
 	cfg->sack = cfg->timestamps = cfg->window_scaling = true;
 	cfg->min_snd_mss = 48;              /* Linux tcp_min_snd_mss */
 	cfg->init_cwnd = 10;                /* RFC 6928 */
@@ -63,7 +64,7 @@ static bool config_valid(const struct tw_stack_config *cfg)
 		return false;
 	if (cfg->rcvbuf < 1 || cfg->sndbuf < 1 || cfg->rcvbuf > (1u << 30) || cfg->sndbuf > (1u << 30))
 		return false;
-	if (cfg->rcvbuf_max < 2048 || cfg->rcvbuf_max > (1u << 31))
+	if (cfg->rcvbuf_max < 2048 || cfg->rcvbuf_max > (1u << 31) || cfg->rcv_space_initial == 0)
 		return false;
 	if (cfg->rto_min_us == 0 || cfg->rto_initial_us < cfg->rto_min_us || cfg->rto_max_us < cfg->rto_initial_us)
 		return false;

@@ -638,6 +638,8 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 	}
 	if (len > c->rcv_seg_max)
 		c->rcv_seg_max = (uint16_t)(len < 65535 ? len : 65535);
+	if (len < c->rcv_seg_max)
+		sb->small_since_ack = true;
 	if (off) {
 		/* Out of order: keep it, and ACK at once with SACK blocks (RFC 5681 4.2, RFC 2018 4). */
 		tcp_rcv_ooo_add(c, seq, data, len);
@@ -812,6 +814,17 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	if (has_ts && !rst && paws_old(c, s)) {
 		oow_ack(c, s);
 		return drop(st, TW_DROP_INVALID);
+	}
+	/*
+	 * Linux's tcp_reset_check: once the peer's FIN is in (CLOSE-WAIT,
+	 * LAST-ACK, CLOSING), a RST carrying the FIN's own sequence number,
+	 * RCV.NXT - 1, counts as exact (RFC 5961 3.2 leaves the exact match to
+	 * the implementation): the peer's stack has forgotten the FIN it sent.
+	 */
+	if (rst && s->t.seq == c->rcv.nxt - 1 &&
+	    (c->state == TW_CLOSE_WAIT || c->state == TW_LAST_ACK || c->state == TW_CLOSING)) {
+		reset_by_peer(c);
+		return 0;
 	}
 	/* First: is the segment acceptable? If not, ACK it (unless RST) and drop it. */
 	if (!acceptable(c, s)) {

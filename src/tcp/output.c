@@ -55,14 +55,17 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 
 	if (syn) {
 		/*
-		 * RFC 7323 2.2: the window in a SYN is never scaled. Like Linux,
-		 * offer whole segments: a multiple of the MSS less the options
-		 * every segment will carry.
+		 * RFC 7323 2.2: the window in a SYN is never scaled. Like Linux's
+		 * tcp_select_initial_window: the initial receive space, cut to
+		 * whole segments (a multiple of the MSS less the options every
+		 * segment will carry), then to what 16 bits hold.
 		 */
 		uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
-		uint32_t w = space < 65535 ? space : 65535;
+		uint32_t w = space < c->stack->cfg.rcv_space_initial ? space : c->stack->cfg.rcv_space_initial;
 		if (seg && w >= seg)
 			w -= w % seg;   /* a buffer under one segment is offered as it is */
+		if (w > 65535)
+			w = 65535;
 		c->rcv.adv = c->rcv.nxt + w;
 		return (uint16_t)w;
 	}
@@ -255,6 +258,8 @@ static void emit(struct tcp_conn *c, struct seg_out *seg)
 		/* Every segment with ACK acknowledges all received so far. */
 		c->rcv.ack_sent = seg->t.ack;
 		c->flags &= (uint16_t)~(TF_ACK_NOW | TF_ACK_DELAYED);
+		if (c->sb)
+			c->sb->small_since_ack = false;
 		c->delack_at = 0;
 	}
 	if (st->cfg.output)

@@ -76,6 +76,8 @@ struct tcp_sockbuf {
 	uint32_t rcv_ssthresh;      /* how far the window may open now (Linux's); grows with data */
 	uint16_t user_mss;          /* TCP_MAXSEG; 0 for none */
 	bool nodelay, cork, keepalive, linger0, reuseaddr;
+	bool rcvbuf_locked;         /* SO_RCVBUF was set: it, not rcvbuf_max, sets the window scale */
+	bool small_since_ack;       /* a segment under the MSS arrived since our last ACK (Linux's ACK_PUSHED) */
 	uint32_t user_timeout_ms;
 	uint32_t keep_idle_s, keep_intvl_s, keep_probes;
 	uint64_t rtx_since;         /* when unacknowledged data was first retransmitted */
@@ -273,6 +275,7 @@ uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c);
 int tcp_usr_connect(struct tcp_conn *c);
 void tcp_usr_close(struct tcp_conn *c);
 void tcp_usr_shutdown_wr(struct tcp_conn *c);
+void tcp_usr_stop_listening(struct tcp_conn *c);
 void tcp_usr_abort(struct tcp_conn *c);
 void tcp_after_read(struct tcp_conn *c);
 void tcp_keepalive_rearm(struct tcp_conn *c);

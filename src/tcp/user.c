@@ -9,9 +9,14 @@
 #include "tcp/tcp.h"
 
 /* The window scale we offer: Linux's rule, from the largest receive buffer (RFC 7323 2.3). */
-static uint8_t offered_wscale(const struct tw_stack *st)
+/*
+ * RFC 7323 2.3: the smallest shift that lets the window cover the largest
+ * buffer (Linux: ilog2(space) - 15). Like Linux, a buffer the application
+ * set with SO_RCVBUF bounds the window, so it sets the scale instead.
+ */
+static uint8_t offered_wscale(const struct tw_stack *st, const struct tcp_sockbuf *sb)
 {
-	uint32_t space = st->cfg.rcvbuf_max;
+	uint32_t space = sb && sb->rcvbuf_locked ? sb->rcvbuf : st->cfg.rcvbuf_max;
 	int log2 = 0;
 	while (log2 < 31 && space >> (log2 + 1))
 		log2++;
@@ -38,7 +43,7 @@ void tcp_offer_options(struct tcp_conn *c)
 		c->flags |= TF_TS;
 	if (st->cfg.window_scaling) {
 		c->flags |= TF_WSCALE;
-		c->rcv_wscale = offered_wscale(st);
+		c->rcv_wscale = offered_wscale(st, c->sb);
 	} else {
 		c->rcv_wscale = 0;
 	}
@@ -122,6 +127,19 @@ static void reset_and_free(struct tcp_conn *c)
 	c->stack->stats.conns_reset++;
 	c->flags |= TF_ORPHAN;
 	tcp_conn_done(c, 0);
+}
+
+/*
+ * Linux's shutdown(SHUT_RD) on a listener (tcp_disconnect): it stops
+ * listening, resets what waits in its queues, and stays a bound socket.
+ */
+void tcp_usr_stop_listening(struct tcp_conn *c)
+{
+	tcp_listen_remove(c);
+	abort_children(c);
+	c->flags &= (uint16_t)~TF_LISTENER;
+	tcp_set_state(c, TW_CLOSED);
+	tcp_notify(c);
 }
 
 /* RFC 9293 3.10.4, CLOSE; the socket is released, the connection may live on. */
@@ -231,6 +249,15 @@ void tcp_after_read(struct tcp_conn *c)
 	uint32_t mss = c->snd_mss ? c->snd_mss : 536;
 	uint32_t half = c->sb ? c->sb->rcvbuf / 2 : mss;
 	uint32_t step = half < mss ? half : mss;   /* the silly-window threshold of tcp_wnd_field */
-	if (space >= 2 * now_wnd && space - now_wnd >= step)
+	if (space >= 2 * now_wnd && space - now_wnd >= step) {
+		tcp_send_ack(c);
+		return;
+	}
+	/*
+	 * Like Linux's tcp_cleanup_rbuf: a read that empties the queue sends a
+	 * delayed ACK at once when small segments were waiting in it (an
+	 * interactive exchange is not held up by the ACK delay).
+	 */
+	if ((c->flags & TF_ACK_DELAYED) && c->sb && c->sb->rcv.len == 0 && c->sb->small_since_ack)
 		tcp_send_ack(c);
 }

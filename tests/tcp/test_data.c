@@ -530,6 +530,52 @@ static void test_established_data_overlap_delivers_new_part(void **state)
 /* ----------------------------------------------------------- delayed ACKs */
 
 /* cfg.quickack_segs: the first segments are ACKed at once, then ACKs are delayed. */
+/*
+ * Like Linux's tcp_cleanup_rbuf: a read that empties the queue sends a
+ * delayed ACK at once when a small segment was waiting; full-sized data
+ * keeps its ACK delay.
+ */
+static void test_established_read_draining_small_segment_acks_now(void **state)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.quickack_segs = 0;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 1448);       /* a full segment sets what "small" means */
+	p.seq += 1448;
+	h_expect_none(h);
+	h_advance(h, 40000);
+	expect_ack(&p, p.seq);
+	app_read(&p, 0, 1448);
+	h_expect_none(h);
+
+	peer_data(&p, 1448, 100);
+	p.seq += 100;
+	h_expect_none(h);             /* delayed ... */
+	h_advance(h, 10000);
+	app_read(&p, 1448, 100);      /* ... until the read that empties the queue */
+	expect_ack(&p, p.seq);
+	h_expect_none(h);
+
+	peer_data(&p, 1548, 100);
+	p.seq += 100;
+	peer_data(&p, 1648, 1448);
+	p.seq += 1448;
+	expect_ack(&p, p.seq);        /* RFC 5681 4.2: more than a full segment unacknowledged */
+	peer_data(&p, 3096, 100);
+	p.seq += 100;
+	h_expect_none(h);
+	app_read(&p, 1548, 100);      /* not emptied: the ACK stays delayed */
+	h_expect_none(h);
+	h_advance(h, 40000);
+	expect_ack(&p, p.seq);
+	done(state);
+}
+
 static void test_established_data_quickack_cfg(void **state)
 {
 	struct tw_stack_config cfg;
@@ -860,6 +906,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_established_data_duplicate_no_dsack_without_sack, teardown),
 		cmocka_unit_test_teardown(test_established_data_overlap_delivers_new_part, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_cfg, teardown),
+		cmocka_unit_test_teardown(test_established_read_draining_small_segment_acks_now, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_default_16, teardown),
 		cmocka_unit_test_teardown(test_established_data_delack_40ms, teardown),
 		cmocka_unit_test_teardown(test_established_data_delack_second_full_segment_acks_now, teardown),

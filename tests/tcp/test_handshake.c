@@ -1125,6 +1125,99 @@ static void test_listen_close_frees_reset_queued_connection(void **state)
 	h_free(h);
 }
 
+/* Linux's inet_shutdown: SHUT_RD on a listener stops it (its port is closed); SHUT_WR does nothing. */
+static void test_listen_shutdown_rd_stops_listening(void **state)
+{
+	(void)state;
+	struct harness *h = h_new(TW_AF_INET);
+	struct tw_sock *l = h_listen(h, 4);
+	struct wire_tcp sa = syn_to_listener(h, PEER_PORT, PEER_ISS);
+	assert_int_equal(ack_synack(h, PEER_PORT, PEER_ISS, &sa), 0);
+	assert_int_equal(tw_shutdown(l, TW_SHUT_WR), 0);
+	syn_to_listener(h, PEER_PORT + 1, PEER_ISS);   /* still listening */
+	assert_int_equal(h_conns(h), 3);
+	assert_int_equal(tw_shutdown(l, TW_SHUT_RD), 0);
+	/* The queued connection is reset; the half-open one just goes. */
+	struct wire_tcp r = h_next(h);
+	assert_true(r.flags & WIRE_TCP_RST);
+	assert_int_equal(r.dport, PEER_PORT);
+	h_expect_none(h);
+	assert_int_equal(h_state(l), TW_CLOSED);
+	/* The port is closed now: a SYN gets <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>. */
+	struct h_seg s3 = peer_syn(PEER_PORT + 2, PEER_ISS);
+	assert_int_equal(h_feed(h, &s3), -TW_DROP_NO_SOCKET);
+	struct wire_tcp rst = h_expect(h, WIRE_TCP_RST | WIRE_TCP_ACK, 0, PEER_ISS + 1);
+	assert_int_equal(rst.dport, PEER_PORT + 2);
+	assert_int_equal(rst.wnd, 0);
+	int err = 0;
+	assert_null(tw_accept(l, NULL, &err));
+	assert_int_equal(err, -EINVAL);
+	tw_close(l);
+	assert_int_equal(h_conns(h), 0);
+	h_free(h);
+}
+
+/* Linux's inet_shutdown: a connection still in SYN-SENT is abandoned, without a RST. */
+static void test_syn_sent_shutdown_abandons(void **state)
+{
+	(void)state;
+	struct harness *h = h_new(TW_AF_INET);
+	struct tw_sock *s = h_connect(h);
+	h_expect(h, WIRE_TCP_SYN, h_info(s).iss, 0);
+	assert_int_equal(tw_shutdown(s, TW_SHUT_WR), 0);
+	h_expect_none(h);
+	assert_int_equal(h_state(s), TW_CLOSED);
+	assert_int_equal(tw_sock_error(s), -ECONNRESET);
+	h_advance(h, 10 * SEC);
+	h_expect_none(h);   /* no SYN is resent */
+	tw_close(s);
+	assert_int_equal(h_conns(h), 0);
+	h_free(h);
+}
+
+/*
+ * Like Linux's tcp_select_initial_window: the SYN-ACK's window is the initial
+ * receive space cut to whole segments, then to 16 bits; a buffer set with
+ * SO_RCVBUF bounds it and sets the window scale (Linux's window_clamp).
+ */
+static void test_listen_synack_window_and_scale_from_buffers(void **state)
+{
+	(void)state;
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.rcv_space_initial = 270000;   /* packetdrill's defaults.sh: tcp_rmem[1] 540000 */
+	struct harness *h = h_new_cfg(&cfg);
+	h_listen(h, 4);
+	struct wire_tcp sa = syn_to_listener(h, PEER_PORT, PEER_ISS);
+	assert_int_equal(sa.wnd, 65535);   /* 269,808 in whole segments, then 16 bits */
+	assert_int_equal(sa.opt.wscale, 8);
+
+	int err = 0;
+	struct tw_sock *l2 = tw_socket(h->st, &err);
+	assert_int_equal(tw_setsockopt(l2, TW_SO_RCVBUF, 4096), 0);
+	struct tw_endpoint ep = { .addr = h->ours, .port = OUR_PORT + 1 };
+	assert_int_equal(tw_bind(l2, &ep), 0);
+	assert_int_equal(tw_listen(l2, 4), 0);
+	struct h_seg syn = peer_syn(PEER_PORT + 1, PEER_ISS);
+	syn.dport = OUR_PORT + 1;
+	assert_int_equal(h_feed(h, &syn), 0);
+	struct wire_tcp sa2 = h_next(h);
+	assert_int_equal(sa2.flags, WIRE_TCP_SYN | WIRE_TCP_ACK);
+	assert_int_equal(sa2.wnd, 4096 - 4096 % 1448);   /* two whole segments of MSS less TS */
+	assert_int_equal(sa2.opt.wscale, 0);
+	h_free(h);
+
+	/* Linux's default tcp_rmem[1] of 131072 gives 65536 of space: win 64240 at MSS 1460. */
+	h = h_new(TW_AF_INET);
+	h_listen(h, 4);
+	struct h_seg plain = h_seg(WIRE_TCP_SYN, PEER_ISS, 0);
+	plain.sport = PEER_PORT;
+	h_opt_mss(&plain, 1460);
+	assert_int_equal(h_feed(h, &plain), 0);
+	assert_int_equal(h_next(h).wnd, 64240);
+	h_free(h);
+}
+
 static void test_syn_received_ack_accept_queue_full_ignored(void **state)
 {
 	(void)state;
@@ -1324,6 +1417,9 @@ int main(void)
 		cmocka_unit_test(test_listen_syn_queue_full_syn_dropped),
 		cmocka_unit_test(test_listen_accept_queue_full_syn_dropped),
 		cmocka_unit_test(test_listen_reset_connection_stays_queued),
+		cmocka_unit_test(test_listen_shutdown_rd_stops_listening),
+		cmocka_unit_test(test_listen_synack_window_and_scale_from_buffers),
+		cmocka_unit_test(test_syn_sent_shutdown_abandons),
 		cmocka_unit_test(test_listen_close_frees_reset_queued_connection),
 		cmocka_unit_test(test_syn_received_ack_accept_queue_full_ignored),
 		cmocka_unit_test(test_closed_connect_bad_args_einval),

@@ -96,13 +96,50 @@ static void check_rst_out_of_window(enum tw_state st, unsigned mode)
 	uint32_t wnd = rcv_wnd(&c);
 	struct h_seg r1 = pseg(&c, WIRE_TCP_RST, c.rcv_nxt + wnd, 0);   /* first beyond the right edge */
 	feed(&c, &r1);
-	struct h_seg r2 = pseg(&c, WIRE_TCP_RST | WIRE_TCP_ACK, c.rcv_nxt - 1, c.snd_nxt);  /* just below */
+	/* Just below; once the peer's FIN is in, RCV.NXT - 1 is its FIN's number, which Linux takes as exact. */
+	bool fin_in = st == TW_CLOSE_WAIT || st == TW_CLOSING || st == TW_LAST_ACK;
+	struct h_seg r2 = pseg(&c, WIRE_TCP_RST | WIRE_TCP_ACK, c.rcv_nxt - (fin_in ? 2 : 1), c.snd_nxt);
 	feed(&c, &r2);
 	struct h_seg r3 = pseg(&c, WIRE_TCP_RST, c.rcv_nxt + 0x80000000u, 0);
 	feed(&c, &r3);
 	h_expect_none(c.h);
 	expect_survives(&c, st);
 	conn_end(&c);
+}
+
+/*
+ * Linux's tcp_reset_check: after the peer's FIN (CLOSE-WAIT, CLOSING,
+ * LAST-ACK) a RST with the FIN's sequence number, RCV.NXT - 1, resets as if
+ * exact; in other states that number is outside the window and dropped.
+ */
+static void check_rst_at_fin_seq(enum tw_state st, unsigned mode, bool resets)
+{
+	struct conn c;
+	conn_open(&c, mode, PEER_ISS);
+	drive(&c, st);
+	struct h_seg r = pseg(&c, WIRE_TCP_RST, c.rcv_nxt - 1, 0);
+	feed(&c, &r);
+	h_expect_none(c.h);
+	if (!resets) {
+		expect_survives(&c, st);
+		conn_end(&c);
+		return;
+	}
+	assert_int_equal(h_state(c.s), TW_CLOSED);
+	assert_int_equal(tw_sock_error(c.s), st == TW_CLOSE_WAIT ? -EPIPE : 0);
+	tw_close(c.s);
+	c.s = NULL;
+	conn_end(&c);
+}
+
+static void test_rst_at_fin_seq_resets_once_fin_is_in(void **state)
+{
+	(void)state;
+	check_rst_at_fin_seq(TW_CLOSE_WAIT, M_PASSIVE | M_TS, true);
+	check_rst_at_fin_seq(TW_LAST_ACK, M_ACTIVE, true);
+	check_rst_at_fin_seq(TW_CLOSING, M_PASSIVE | M_TS | M_V6, true);
+	check_rst_at_fin_seq(TW_ESTABLISHED, M_PASSIVE | M_TS, false);
+	check_rst_at_fin_seq(TW_FIN_WAIT_2, M_ACTIVE, false);
 }
 
 /* RFC 5961 4.2: any SYN in a synchronized state, in the window or not, gets a challenge ACK. */
@@ -619,6 +656,7 @@ static void test_established_paws_rst_with_old_tsval_resets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rst_at_fin_seq_resets_once_fin_is_in),
 		STATE_T(established),
 		STATE_T(fin_wait_1),
 		STATE_T(fin_wait_2),
