@@ -11,6 +11,7 @@
 
 int cmd_trace(int argc, char **argv, FILE *out, FILE *err);
 int cmd_demo(int argc, char **argv, FILE *out, FILE *err);
+int cmd_drill(int argc, char **argv, FILE *out, FILE *err);
 int cmd_serve(int argc, char **argv, FILE *out, FILE *err);
 int cmd_connect(int argc, char **argv, FILE *out, FILE *err);
 

@@ -21,6 +21,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  demo    show a TCP three-way handshake, packet by packet, as tcpdump prints it\n"
+	"  drill   run packetdrill scripts against the stack, on a virtual clock\n"
 	"  trace   print a pcap or pcapng capture exactly as 'tcpdump -nn' does\n"
 	"  serve   serve http, echo, discard or chargen on a TUN interface\n"
 	"  connect connect to a host through a TUN interface, like netcat\n"
@@ -34,6 +35,7 @@ static const struct {
 	int (*run)(int argc, char **argv, FILE *out, FILE *err);
 } commands[] = {
 	{ "demo", cmd_demo },
+	{ "drill", cmd_drill },
 	{ "trace", cmd_trace },
 	{ "serve", cmd_serve },
 	{ "connect", cmd_connect },
