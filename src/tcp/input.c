@@ -197,8 +197,13 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
 	if (c->sb) {
 		c->sb->pushed_seq = c->snd.una;
-		/* The window offered in the SYN is where it stays until data arrives (Linux's rcv_ssthresh). */
-		c->sb->rcv_ssthresh = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
+		/*
+		 * Linux's rcv_ssthresh starts at the initial window, which the SYN
+		 * could carry only up to 65535 of; it grows as data arrives.
+		 */
+		uint32_t offered = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
+		uint32_t initial = tcp_initial_window(c);
+		c->sb->rcv_ssthresh = initial > offered ? initial : offered;
 	}
 	tcp_set_state(c, TW_ESTABLISHED);
 	if (c->sb && c->sb->keepalive)

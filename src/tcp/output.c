@@ -48,22 +48,30 @@ static uint32_t rcvbuf_of(const struct tcp_conn *c)
 	return c->sb ? c->sb->rcvbuf : tcp_rcv_space(c);
 }
 
+/*
+ * Like Linux's tcp_select_initial_window: the initial receive space, cut to
+ * whole segments (a multiple of the MSS less the options every segment will
+ * carry). The SYN offers what 16 bits hold of it; the rest opens once the
+ * handshake has agreed on window scaling.
+ */
+uint32_t tcp_initial_window(const struct tcp_conn *c)
+{
+	uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
+	uint32_t space = tcp_rcv_space(c);
+	uint32_t w = space < c->stack->cfg.rcv_space_initial ? space : c->stack->cfg.rcv_space_initial;
+	if (seg && w >= seg)
+		w -= w % seg;   /* a buffer under one segment is offered as it is */
+	return w;
+}
+
 /* The window field of a segment; updates the advertised right edge. */
 uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn)
 {
 	uint32_t space = tcp_rcv_space(c);
 
 	if (syn) {
-		/*
-		 * RFC 7323 2.2: the window in a SYN is never scaled. Like Linux's
-		 * tcp_select_initial_window: the initial receive space, cut to
-		 * whole segments (a multiple of the MSS less the options every
-		 * segment will carry), then to what 16 bits hold.
-		 */
-		uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
-		uint32_t w = space < c->stack->cfg.rcv_space_initial ? space : c->stack->cfg.rcv_space_initial;
-		if (seg && w >= seg)
-			w -= w % seg;   /* a buffer under one segment is offered as it is */
+		/* RFC 7323 2.2: the window in a SYN is never scaled: what 16 bits hold of the initial window. */
+		uint32_t w = tcp_initial_window(c);
 		if (w > 65535)
 			w = 65535;
 		c->rcv.adv = c->rcv.nxt + w;

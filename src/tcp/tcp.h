@@ -237,6 +237,7 @@ void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, co
 		   const struct wire_tcp *seg);
 uint32_t tcp_rcv_space(const struct tcp_conn *c);
 uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn);
+uint32_t tcp_initial_window(const struct tcp_conn *c);
 uint32_t tcp_ts_now(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 

@@ -214,7 +214,7 @@ static void test_run_multi_segment_line(void **state)
 	expect(&res, DRILL_FAIL, "length 1000, expected 3000");
 	/* Joined but short: the report shows the joined segment. */
 	expect_fail_at(SERVER "+0 write(4, ..., 3000) = 3000\n+0 > P. 1:4001(4000) ack 1\n", SERVER_LINES + 2,
-		       "  actual: 0.010000 IP 192.168.0.1.8080 > 192.0.2.1.40000: Flags [P.], seq 1:3001, ack 1, win 256, "
+		       "  actual: 0.010000 IP 192.168.0.1.8080 > 192.0.2.1.40000: Flags [P.], seq 1:3001, ack 1, win 1050, "
 		       "length 3000");
 }
 
@@ -345,7 +345,7 @@ static void test_fail_wrong_seq_and_ack(void **state)
 		       "ack 11, expected 10");
 	/* The report has both packets, in the script's numbers. */
 	expect_fail_at(SERVER "+0 < P. 1:11(10) ack 1 win 257\n+0 > . 1:1(0) ack 10\n", SERVER_LINES + 2,
-		       "  actual: 0.010000 IP 192.168.0.1.8080 > 192.0.2.1.40000: Flags [.], ack 11, win 256, length 0\n");
+		       "  actual: 0.010000 IP 192.168.0.1.8080 > 192.0.2.1.40000: Flags [.], ack 11, win 1050, length 0\n");
 }
 
 static void test_fail_wrong_window_only_when_written(void **state)
@@ -353,7 +353,7 @@ static void test_fail_wrong_window_only_when_written(void **state)
 	(void)state;
 	expect_pass(SERVER "+0 < P. 1:11(10) ack 1 win 257\n+0 > . 1:1(0) ack 11\n");
 	expect_fail_at(SERVER "+0 < P. 1:11(10) ack 1 win 257\n+0 > . 1:1(0) ack 11 win 1234\n", SERVER_LINES + 2,
-		       "win 256, expected 1234");
+		       "win 1050, expected 1234");
 }
 
 static void test_fail_wrong_options(void **state)

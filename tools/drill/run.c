@@ -370,8 +370,9 @@ static int setup(struct drill_run *r)
 	sc.output_ctx = r;
 	/* packetdrill's Linux defaults.sh: tcp_rmem max 15 MiB, SACK and timestamps on, 5 SYN retries. */
 	sc.rcvbuf_max = 15u << 20;
-	/* tcp_rmem[1] is 540000: half of it is the receive space a SYN's window is cut from. */
+	/* tcp_rmem[1] is 540000: half of it is the receive space, and the window a SYN's is cut from. */
 	sc.rcv_space_initial = 540000 / 2;
+	sc.rcvbuf = 540000 / 2;
 	sc.sack = sc.timestamps = true;
 	sc.syn_retries = 5;
 	sc.synack_retries = 5;
