@@ -643,8 +643,11 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 	}
 	if (len > c->rcv_seg_max)
 		c->rcv_seg_max = (uint16_t)(len < 65535 ? len : 65535);
-	if (len < c->rcv_seg_max)
+	if (len < c->rcv_seg_max) {
+		sb->small_twice = sb->small_since_ack;
 		sb->small_since_ack = true;
+	}
+	sb->data_in_at = c->stack->now;
 	if (off) {
 		/* Out of order: keep it, and ACK at once with SACK blocks (RFC 5681 4.2, RFC 2018 4). */
 		tcp_rcv_ooo_add(c, seq, data, len);

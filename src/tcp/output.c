@@ -266,8 +266,11 @@ static void emit(struct tcp_conn *c, struct seg_out *seg)
 		/* Every segment with ACK acknowledges all received so far. */
 		c->rcv.ack_sent = seg->t.ack;
 		c->flags &= (uint16_t)~(TF_ACK_NOW | TF_ACK_DELAYED);
-		if (c->sb)
-			c->sb->small_since_ack = false;
+		if (c->sb) {
+			c->sb->small_since_ack = c->sb->small_twice = false;
+			/* A D-SACK goes in the first ACK after the duplicate or not at all (RFC 2883 4). */
+			c->sb->dsack_pending = false;
+		}
 		c->delack_at = 0;
 	}
 	if (st->cfg.output)
@@ -450,6 +453,9 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 		c->rtt_seq = c->snd.nxt + len;
 		c->rtt_start_us = (uint32_t)c->stack->now;
 	}
+	/* Linux's tcp_event_data_sent: data sent soon after data arrived is an answer (pingpong). */
+	if (!retrans && len && c->sb->data_in_at && c->stack->now - c->sb->data_in_at < c->stack->cfg.delack_us)
+		c->sb->pingpong = true;
 	if (retrans) {
 		c->stack->stats.retrans_segs++;
 		c->sb->retransmits++;

@@ -78,6 +78,9 @@ struct tcp_sockbuf {
 	bool nodelay, cork, keepalive, linger0, reuseaddr;
 	bool rcvbuf_locked;         /* SO_RCVBUF was set: it, not rcvbuf_max, sets the window scale */
 	bool small_since_ack;       /* a segment under the MSS arrived since our last ACK (Linux's ACK_PUSHED) */
+	bool small_twice;           /* ... and another after it (ACK_PUSHED2) */
+	bool pingpong;              /* we answer what arrives: ACKs wait to ride on the answer (Linux's) */
+	uint64_t data_in_at;        /* when data last arrived */
 	uint32_t user_timeout_ms;
 	uint32_t keep_idle_s, keep_intvl_s, keep_probes;
 	uint64_t rtx_since;         /* when unacknowledged data was first retransmitted */

@@ -250,8 +250,12 @@ static void conn_timers_fire(struct tcp_conn *c, uint64_t now)
 {
 	if (c->delack_at && c->delack_at <= now) {
 		c->delack_at = 0;
-		if (c->flags & TF_ACK_DELAYED)
+		if (c->flags & TF_ACK_DELAYED) {
+			/* Linux's tcp_delack_timer_handler: an ACK that waited in vain ends pingpong mode. */
+			if (c->sb)
+				c->sb->pingpong = false;
 			tcp_send_ack(c);
+		}
 	}
 	if (c->rtx_at && c->rtx_at <= now && !rtx_timeout(c))
 		return;

@@ -255,9 +255,13 @@ void tcp_after_read(struct tcp_conn *c)
 	}
 	/*
 	 * Like Linux's tcp_cleanup_rbuf: a read that empties the queue sends a
-	 * delayed ACK at once when small segments were waiting in it (an
-	 * interactive exchange is not held up by the ACK delay).
+	 * delayed ACK at once when small segments were waiting in it, so a
+	 * one-way exchange is not held up by the ACK delay; but not when we
+	 * answer what arrives (pingpong), since the answer will carry the ACK,
+	 * unless two small segments wait.
 	 */
-	if ((c->flags & TF_ACK_DELAYED) && c->sb && c->sb->rcv.len == 0 && c->sb->small_since_ack)
+	struct tcp_sockbuf *sb = c->sb;
+	if ((c->flags & TF_ACK_DELAYED) && sb && sb->rcv.len == 0 &&
+	    (sb->small_twice || (sb->small_since_ack && !sb->pingpong)))
 		tcp_send_ack(c);
 }

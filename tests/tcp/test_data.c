@@ -576,6 +576,46 @@ static void test_established_read_draining_small_segment_acks_now(void **state)
 	done(state);
 }
 
+/*
+ * Like Linux (pingpong mode): once we answer what arrives, reading a request
+ * sends no ACK of its own; the answer carries it.
+ */
+static void test_established_request_response_ack_rides_on_answer(void **state)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.quickack_segs = 0;
+	struct harness *h = h_new_cfg(&cfg);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 0, 1448);       /* a full segment: later requests are small */
+	p.seq += 1448;
+	h_advance(h, 40000);
+	expect_ack(&p, p.seq);
+	app_read(&p, 0, 1448);
+	uint32_t in = 1448, out = 0;
+	for (int i = 0; i < 5; i++) {
+		peer_data(&p, in, 64);
+		p.seq += 64;
+		h_advance(h, 1000);
+		app_read(&p, in, 64);
+		in += 64;
+		if (i > 0)
+			h_expect_none(h);   /* in pingpong: no ACK on the read ... */
+		else
+			expect_ack(&p, p.seq);   /* the first exchange is not yet known to be one */
+		assert_int_equal(app_write(&p, 32, 0), 32);
+		expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, out, 32);   /* ... the answer carries it */
+		out += 32;
+		peer_ack(&p, p.iss + 1 + out);
+		h_expect_none(h);
+		h_advance(h, 1000);
+	}
+	done(state);
+}
+
 static void test_established_data_quickack_cfg(void **state)
 {
 	struct tw_stack_config cfg;
@@ -907,6 +947,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_established_data_overlap_delivers_new_part, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_cfg, teardown),
 		cmocka_unit_test_teardown(test_established_read_draining_small_segment_acks_now, teardown),
+		cmocka_unit_test_teardown(test_established_request_response_ack_rides_on_answer, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_default_16, teardown),
 		cmocka_unit_test_teardown(test_established_data_delack_40ms, teardown),
 		cmocka_unit_test_teardown(test_established_data_delack_second_full_segment_acks_now, teardown),
