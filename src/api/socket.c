@@ -121,12 +121,7 @@ struct tw_sock *tw_accept(struct tw_sock *listener, struct tw_endpoint *peer, in
 			*err = e;
 		return NULL;
 	}
-	struct tcp_conn *c = l->accept_next;
-	l->accept_next = c->accept_next;
-	l->queued--;
-	c->accept_next = NULL;
-	c->parent = NULL;
-	c->flags &= (uint16_t)~TF_IN_ACCEPTQ;
+	struct tcp_conn *c = tcp_accept_pop(l);
 	if (peer)
 		endpoint_of(peer, c->family, c->raddr, c->rport);
 	if (l->sb)

@@ -409,6 +409,19 @@ void tcp_notify_flush(struct tw_stack *st)
 	}
 }
 
+struct tcp_conn *tcp_accept_pop(struct tcp_conn *l)
+{
+	struct tcp_conn *c = l->accept_next;
+	if (!c)
+		return NULL;
+	l->accept_next = c->accept_next;
+	l->queued--;
+	c->accept_next = NULL;
+	c->parent = NULL;
+	c->flags &= (uint16_t)~TF_IN_ACCEPTQ;
+	return c;
+}
+
 static void unlink_from_parent(struct tcp_conn *c)
 {
 	struct tcp_conn *l = c->parent;

@@ -212,6 +212,8 @@ struct tcp_conn *tcp_hash_lookup(struct tw_stack *st, uint8_t family, const uint
 				 uint16_t lport, const uint8_t *raddr, uint16_t rport);
 int tcp_listen_insert(struct tcp_conn *c);
 void tcp_listen_remove(struct tcp_conn *c);
+/* The connection at the head of a listener's accept queue, taken off it; NULL when empty. */
+struct tcp_conn *tcp_accept_pop(struct tcp_conn *l);
 struct tcp_conn *tcp_listen_lookup(struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport);
 bool tcp_port_in_use(struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport);
 void tcp_set_state(struct tcp_conn *c, enum tw_state s);

@@ -85,15 +85,8 @@ static void abort_children(struct tcp_conn *l)
 		}
 	}
 	/* What is left in the accept queue has ended already (CLOSED): nobody will take it now. */
-	while (l->accept_next) {
-		struct tcp_conn *c = l->accept_next;
-		l->accept_next = c->accept_next;
-		l->queued--;
-		c->accept_next = NULL;
-		c->parent = NULL;
-		c->flags &= (uint16_t)~TF_IN_ACCEPTQ;
+	for (struct tcp_conn *c; (c = tcp_accept_pop(l)) != NULL;)
 		tcp_conn_free(c);
-	}
 }
 
 /*
