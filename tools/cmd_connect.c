@@ -110,16 +110,23 @@ static void finish(struct conn_run *r)
 
 static void on_stdin(struct tw_loop *l, int fd, unsigned events, void *ctx);
 
+/* Starts or stops watching a standard descriptor; `watched` says which it is now. */
+static void watch(struct conn_run *r, int fd, unsigned events, tw_loop_fd_fn fn, bool *watched, bool on)
+{
+	if (on == *watched)
+		return;
+	if (on)
+		tw_loop_watch(r->net.loop, fd, events, fn, r);
+	else
+		tw_loop_unwatch(r->net.loop, fd);
+	*watched = on;
+}
+
 /* Standard input is watched only while the stack has room for more of it. */
 static void watch_stdin(struct conn_run *r, bool on)
 {
-	if (r->input_is_file || r->input_done || on == r->stdin_watched)
-		return;
-	if (on)
-		tw_loop_watch(r->net.loop, STDIN_FILENO, TW_POLLIN, on_stdin, r);
-	else
-		tw_loop_unwatch(r->net.loop, STDIN_FILENO);
-	r->stdin_watched = on;
+	if (!r->input_is_file && !r->input_done)
+		watch(r, STDIN_FILENO, TW_POLLIN, on_stdin, &r->stdin_watched, on);
 }
 
 /*
@@ -160,15 +167,11 @@ static void pump_input(struct conn_run *r, bool may_read)
 
 static void on_stdout(struct tw_loop *l, int fd, unsigned events, void *ctx);
 
+/* Standard output is watched only while what the peer sent waits for room in it. */
 static void watch_stdout(struct conn_run *r, bool on)
 {
-	if (r->output_is_file || on == r->stdout_watched)
-		return;
-	if (on)
-		tw_loop_watch(r->net.loop, STDOUT_FILENO, TW_POLLOUT, on_stdout, r);
-	else
-		tw_loop_unwatch(r->net.loop, STDOUT_FILENO);
-	r->stdout_watched = on;
+	if (!r->output_is_file)
+		watch(r, STDOUT_FILENO, TW_POLLOUT, on_stdout, &r->stdout_watched, on);
 }
 
 /*

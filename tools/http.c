@@ -494,17 +494,26 @@ bool http_conn_busy(const struct http_conn *h)
 	return h->out_off < h->out_len || h->file_fd >= 0 || h->chunk_off < h->chunk_len;
 }
 
-/* Sends the head, then the file as room allows. -1 on failure, 0 when blocked, 1 when all is queued. */
-static int pump(struct http_conn *h)
+/* Queues buf[*off, len) as room allows: -1 on failure, 0 when blocked, 1 when all is queued. */
+static int send_rest(struct tw_sock *sock, const char *buf, size_t *off, size_t len)
 {
-	while (h->out_off < h->out_len) {
-		long n = tw_send(h->sock, h->out + h->out_off, h->out_len - h->out_off, 0);
+	while (*off < len) {
+		long n = tw_send(sock, buf + *off, len - *off, 0);
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
 			return -1;
-		h->out_off += (size_t)n;
+		*off += (size_t)n;
 	}
+	return 1;
+}
+
+/* Sends the head, then the file as room allows. -1 on failure, 0 when blocked, 1 when all is queued. */
+static int pump(struct http_conn *h)
+{
+	int r = send_rest(h->sock, h->out, &h->out_off, h->out_len);
+	if (r <= 0)
+		return r;
 	while (h->file_fd >= 0) {
 		if (h->chunk_off == h->chunk_len) {
 			if (!h->chunk && !(h->chunk = malloc(FILE_CHUNK)))
@@ -518,13 +527,9 @@ static int pump(struct http_conn *h)
 			h->chunk_off = 0;
 			h->file_left -= (uint64_t)n;
 		}
-		long n = tw_send(h->sock, h->chunk + h->chunk_off, h->chunk_len - h->chunk_off, 0);
-		if (n == -EAGAIN)
-			return 0;
-		if (n < 0)
-			return -1;
-		h->chunk_off += (size_t)n;
-		if (h->chunk_off == h->chunk_len && h->file_left == 0) {
+		if ((r = send_rest(h->sock, h->chunk, &h->chunk_off, h->chunk_len)) <= 0)
+			return r;
+		if (h->file_left == 0) {
 			close(h->file_fd);
 			h->file_fd = -1;
 		}
