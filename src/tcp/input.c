@@ -69,6 +69,32 @@ static void report_duplicate(struct tcp_conn *c, uint32_t start, uint32_t end)
 	}
 }
 
+/*
+ * A dropped segment with data or a FIN from before RCV.NXT is a
+ * retransmission of what we have (Linux's tcp_send_dupack): its part below
+ * RCV.NXT is reported.
+ */
+static void report_if_old(struct tcp_conn *c, const struct seg_in *s)
+{
+	if (s->len && !has_flag(s, WIRE_TCP_SYN) && seq_lt(s->t.seq, c->rcv.nxt)) {
+		uint32_t end = s->t.seq + s->len;
+		report_duplicate(c, s->t.seq, seq_lt(end, c->rcv.nxt) ? end : c->rcv.nxt);
+	}
+}
+
+/* Out-of-order data that repeats a range we hold already: the repeated part is reported (tcp_data_queue_ofo). */
+static void report_if_held(struct tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	const struct tcp_sockbuf *sb = c->sb;
+	for (size_t i = 0; i < sb->n_ooo; i++) {
+		uint32_t left = seq_max(seq, sb->ooo[i].left), right = seq_min(seq + len, sb->ooo[i].right);
+		if (seq_lt(left, right)) {
+			report_duplicate(c, left, right);
+			return;
+		}
+	}
+}
+
 static void challenge_ack(struct tcp_conn *c)
 {
 	if (oow_rate_limited(c))
@@ -650,6 +676,7 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 	sb->data_in_at = c->stack->now;
 	if (off) {
 		/* Out of order: keep it, and ACK at once with SACK blocks (RFC 5681 4.2, RFC 2018 4). */
+		report_if_held(c, seq, len);
 		tcp_rcv_ooo_add(c, seq, data, len);
 		c->flags |= TF_ACK_NOW;
 		return;
@@ -820,6 +847,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	 * duplicate: ACK it (unless RST) and drop it.
 	 */
 	if (has_ts && !rst && paws_old(c, s)) {
+		report_if_old(c, s);
 		oow_ack(c, s);
 		return drop(st, TW_DROP_INVALID);
 	}
@@ -839,11 +867,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		if (!rst) {
 			if (syn)
 				st->stats.challenge_acks++;
-			/* Data or a FIN from before RCV.NXT: a retransmission of what we have. */
-			if (s->len && !syn && seq_lt(s->t.seq, c->rcv.nxt)) {
-				uint32_t end = s->t.seq + s->len;
-				report_duplicate(c, s->t.seq, seq_lt(end, c->rcv.nxt) ? end : c->rcv.nxt);
-			}
+			report_if_old(c, s);
 			oow_ack(c, s);
 		}
 		return drop(st, TW_DROP_INVALID);

@@ -481,6 +481,52 @@ static void test_established_data_duplicate_acked_not_delivered(void **state)
 	done(state);
 }
 
+/* RFC 2883 4.2 (Linux's tcp_data_queue_ofo): out-of-order data we hold already is reported, then its block. */
+static void test_established_data_ooo_duplicate_dsack_then_block(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	peer_data(&p, 1000, 500);
+	expect_ack(&p, p.seq);
+	peer_data(&p, 1200, 500);    /* [1200, 1500) held already, [1500, 1700) new */
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	assert_int_equal(a.opt.sack_count, 2);
+	assert_int_equal(a.opt.sack[0].left, p.irs + 1 + 1200);
+	assert_int_equal(a.opt.sack[0].right, p.irs + 1 + 1500);
+	assert_int_equal(a.opt.sack[1].left, p.irs + 1 + 1000);
+	assert_int_equal(a.opt.sack[1].right, p.irs + 1 + 1700);
+	done(state);
+}
+
+/* RFC 7323 5.3 and RFC 2883: a retransmission refused by PAWS is still reported as a duplicate. */
+static void test_established_data_paws_duplicate_dsack(void **state)
+{
+	struct harness *h = h_new(TW_AF_INET);
+	*state = h;
+	struct est e = est_default();
+	struct peer p;
+	est_open(&p, h, &e);
+	assert_true(p.ts);
+	uint32_t old_ts = p.tsval;
+	peer_data(&p, 0, 1000);
+	p.seq += 1000;
+	expect_ack(&p, p.seq);
+	uint32_t now_ts = p.tsval;
+	p.tsval = old_ts - 5;        /* peer_send takes the next value: older than TS.Recent */
+	const uint8_t *d = fill(0, 1000, PEER_SALT);
+	assert_true(peer_send(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, p.irs + 1, p.ack, d, 1000) < 0);
+	p.tsval = now_ts;
+	struct wire_tcp a = expect_ack(&p, p.seq);
+	assert_int_equal(a.opt.sack_count, 1);
+	assert_int_equal(a.opt.sack[0].left, p.irs + 1);
+	assert_int_equal(a.opt.sack[0].right, p.irs + 1 + 1000);
+	h_expect_none(h);
+	done(state);
+}
+
 /* Without SACK there is no D-SACK: the duplicate gets a plain ACK at once. */
 static void test_established_data_duplicate_no_dsack_without_sack(void **state)
 {
@@ -944,6 +990,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_established_data_hole_filled_delivers_all, teardown),
 		cmocka_unit_test_teardown(test_established_data_duplicate_acked_not_delivered, teardown),
 		cmocka_unit_test_teardown(test_established_data_duplicate_no_dsack_without_sack, teardown),
+		cmocka_unit_test_teardown(test_established_data_ooo_duplicate_dsack_then_block, teardown),
+		cmocka_unit_test_teardown(test_established_data_paws_duplicate_dsack, teardown),
 		cmocka_unit_test_teardown(test_established_data_overlap_delivers_new_part, teardown),
 		cmocka_unit_test_teardown(test_established_data_quickack_cfg, teardown),
 		cmocka_unit_test_teardown(test_established_read_draining_small_segment_acks_now, teardown),
