@@ -119,6 +119,26 @@ void tcp_sockbuf_free(struct tcp_sockbuf *sb)
 	}
 }
 
+/*
+ * The sockets the application holds a handle to: every one with buffers that
+ * it has not closed, excluding connections still waiting in an accept queue
+ * (the listener's handle reaches those). Up to `cap` go into `out`; returns
+ * how many there are.
+ */
+size_t tcp_held_sockets(const struct tw_stack *st, struct tw_sock **out, size_t cap)
+{
+	size_t n = 0;
+	for (const struct tcp_sockbuf *sb = st->sockbufs; sb; sb = sb->next) {
+		const struct tcp_conn *c = sb->owner;
+		if ((c->flags & TF_ORPHAN) || c->parent)
+			continue;
+		if (n < cap)
+			out[n] = (struct tw_sock *)sb->owner;
+		n++;
+	}
+	return n;
+}
+
 /* Frees every control block and buffer of the stack, sending nothing. */
 void tcp_stack_free_all(struct tw_stack *st)
 {

@@ -206,6 +206,7 @@ void tcp_conn_free(struct tcp_conn *c);
 int tcp_sockbuf_attach(struct tcp_conn *c, const struct tcp_sockbuf *inherit);
 void tcp_sockbuf_free(struct tcp_sockbuf *sb);
 void tcp_stack_free_all(struct tw_stack *st);
+size_t tcp_held_sockets(const struct tw_stack *st, struct tw_sock **out, size_t cap);
 void tcp_hash_insert(struct tcp_conn *c);
 void tcp_hash_remove(struct tcp_conn *c);
 struct tcp_conn *tcp_hash_lookup(struct tw_stack *st, uint8_t family, const uint8_t *laddr,
