@@ -122,7 +122,24 @@ typedef void (*tw_output_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
 #define TW_MAX_ADDRS 8
 
+struct tw_event;
+/*
+ * Sees what happens inside the stack as it happens: state changes,
+ * retransmissions, drops with their reason (struct tw_event). It is called
+ * from inside the stack, like the output callback, so it must not call back
+ * into the stack; `ev` is valid only during the call.
+ */
+typedef void (*tw_event_fn)(void *ctx, const struct tw_event *ev);
+
+/*
+ * Structs the caller allocates and the library reads or fills carry their
+ * size, so a program built against an older threeway.h keeps working with a
+ * newer library: fields are only ever added at the end, and the library
+ * reads and writes no more than the caller's size. Fill a config with
+ * tw_stack_config_init, which sets `size`.
+ */
 struct tw_stack_config {
+	uint32_t size;                  /* sizeof(struct tw_stack_config) as the caller knows it */
 	struct tw_addr addrs[TW_MAX_ADDRS];  /* the stack's own addresses */
 	size_t n_addrs;
 	uint32_t mtu;                   /* IP MTU of the link; MSS = MTU - 40 (IPv4) or - 60 (IPv6) */
@@ -151,15 +168,29 @@ struct tw_stack_config {
 	uint32_t challenge_ack_interval_us;  /* per connection: at most one challenge ACK per interval */
 	uint32_t keepalive_idle_s, keepalive_intvl_s, keepalive_probes;
 	uint32_t probe_max_us;          /* largest zero-window probe interval */
+	bool slow_start_after_idle;     /* cwnd restarts after an idle RTO (RFC 5681 4.1; Linux's tcp_slow_start_after_idle) */
+	tw_event_fn event;              /* NULL: no events */
+	void *event_ctx;
 };
 
-/* Fills `cfg` with the defaults, which are Linux's. */
-TW_API void tw_stack_config_init(struct tw_stack_config *cfg);
-/* NULL with *err = -EINVAL (bad config), -ENOMEM, or the OS's error drawing the secret. */
+/*
+ * Fills the first `size` bytes of `cfg` with the defaults, which are
+ * Linux's, and sets cfg->size. Call it through tw_stack_config_init.
+ */
+TW_API void tw_stack_config_init_sized(struct tw_stack_config *cfg, size_t size);
+#define tw_stack_config_init(cfg) tw_stack_config_init_sized((cfg), sizeof(*(cfg)))
+/*
+ * NULL with *err = -EINVAL (bad config, or cfg->size not set by
+ * tw_stack_config_init), -E2BIG (a config from a newer threeway.h with
+ * settings this library does not have), -ENOMEM, or the OS's error drawing
+ * the secret. Settings past cfg->size take their defaults.
+ */
 TW_API struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err);
 /* Frees the stack and every socket in it, sending nothing. */
 TW_API void tw_stack_free(struct tw_stack *st);
 TW_API void tw_stack_set_output(struct tw_stack *st, tw_output_fn output, void *ctx);
+/* Subscribes to the stack's events (NULL unsubscribes); replaces cfg.event. */
+TW_API void tw_stack_set_event_hook(struct tw_stack *st, tw_event_fn fn, void *ctx);
 
 /*
  * Feeds one received IP packet at time `now`. Returns 0 when the packet was
@@ -171,26 +202,58 @@ TW_API int tw_input(struct tw_stack *st, const uint8_t *pkt, size_t len, uint64_
 /* Runs the timers due at `now`; returns the next deadline, UINT64_MAX for none. */
 TW_API uint64_t tw_poll(struct tw_stack *st, uint64_t now);
 
+/* Why a received packet was dropped: tw_input's result, a counter each, and TW_EVENT_DROP. */
 enum tw_drop {
-	TW_DROP_MALFORMED = 1,      /* IP or TCP header fails to parse or its checksum */
-	TW_DROP_NOT_OURS,           /* not to one of the stack's addresses, or neither TCP nor an echo request */
-	TW_DROP_NO_SOCKET,          /* no connection or listener (answered with RST if allowed) */
-	TW_DROP_INVALID,            /* refused by the segment-arrival checks */
-	TW_DROP_QUEUE_FULL,         /* SYN or accept queue full, or connection limit */
+	/* The IP layer */
+	TW_DROP_IP_MALFORMED = 1,   /* the IP header fails to parse: version, lengths, header checksum */
+	TW_DROP_NOT_LOCAL,          /* not to one of the stack's addresses */
+	TW_DROP_BAD_SOURCE,         /* from multicast, broadcast, "this network", loopback or :: */
+	TW_DROP_PROTOCOL,           /* neither TCP nor ICMP */
+	TW_DROP_FRAGMENT,           /* an IP fragment: the stack does not reassemble */
+	TW_DROP_ICMP_MALFORMED,     /* an ICMP message too short or with a bad checksum */
+	TW_DROP_ICMP_IGNORED,       /* ICMP other than an echo request */
+	TW_DROP_ICMP_TOO_BIG,       /* an echo request whose reply would not fit the MTU */
+	/* TCP, before a connection is found */
+	TW_DROP_TCP_MALFORMED,      /* the TCP header or its options fail to parse */
+	TW_DROP_TCP_CHECKSUM,       /* the TCP checksum does not verify */
+	TW_DROP_BAD_PORT,           /* source or destination port 0 */
+	TW_DROP_NO_SOCKET,          /* no connection or listener (answered with RST unless a RST) */
+	/* A listener (RFC 9293 3.10.7.2) */
+	TW_DROP_LISTEN_RST,         /* a RST: ignored */
+	TW_DROP_LISTEN_ACK,         /* an ACK: answered with RST */
+	TW_DROP_LISTEN_NOT_SYN,     /* no SYN, or SYN with FIN */
+	TW_DROP_SYN_QUEUE_FULL,     /* the listener's SYN queue is full */
+	TW_DROP_ACCEPT_QUEUE_FULL,  /* the listener's accept queue is full */
+	TW_DROP_NO_MEMORY,          /* connection limit reached, or no memory for the connection */
+	/* A connection (RFC 9293 3.10.7.3, 3.10.7.4) */
+	TW_DROP_BAD_ACK,            /* acknowledges what was never sent (SYN-SENT, SYN-RECEIVED): RST */
+	TW_DROP_BAD_RST,            /* a RST that may not reset: no ACK in SYN-SENT, not at RCV.NXT in TIME-WAIT, out of window */
+	TW_DROP_NOT_SYN,            /* SYN-SENT: neither SYN nor RST */
+	TW_DROP_PAWS,               /* RFC 7323 PAWS: an old timestamp */
+	TW_DROP_OUT_OF_WINDOW,      /* outside the receive window (RFC 9293's acceptability test) */
+	TW_DROP_NO_ACK,             /* a segment without ACK in a synchronized state */
 	TW_DROP_COUNT
 };
+/* Room for drop reasons in tw_stack_stats, so new reasons do not move the fields after it. */
+#define TW_DROP_SLOTS 48
+/* "ip-malformed", "no-socket", ...: a short name for logs and counters; "?" for others. */
+TW_API const char *tw_drop_name(enum tw_drop why);
 
 struct tw_stack_stats {
 	uint64_t in_segs, out_segs, retrans_segs, out_rsts;
-	uint64_t drops[TW_DROP_COUNT];
+	uint64_t drops[TW_DROP_SLOTS];   /* by enum tw_drop */
 	uint64_t challenge_acks;
 	uint64_t icmp_echo_replies; /* pings answered (RFC 1122 3.2.2.6, RFC 4443 4.2) */
 	uint64_t timeouts;          /* retransmission timer expiries (data, not SYNs) */
 	uint64_t recoveries;        /* fast retransmit / loss recovery episodes */
 	uint64_t active_opens, passive_opens, conns_established, conns_reset, conns_timed_out;
 	uint32_t conns;             /* sockets alive now, TIME-WAIT and listeners included */
+	uint32_t buffer_chunks;     /* buffer chunks in use now (send and receive data, segment records) */
+	uint64_t buffer_chunks_allocated;   /* chunks the stack ever took from the C library */
 };
-TW_API void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out);
+/* Copies the first `size` bytes of the counters; call it through tw_stack_stats. */
+TW_API void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size);
+#define tw_stack_stats(st, out) tw_stack_stats_sized((st), (out), sizeof(*(out)))
 
 /* Is this IP packet addressed to one of the stack's addresses? (Looks at the header only.) */
 TW_API bool tw_stack_is_local(const struct tw_stack *st, const uint8_t *pkt, size_t len);
@@ -203,6 +266,38 @@ enum tw_state {
 };
 /* "ESTABLISHED", "SYN-SENT", ... as RFC 9293 names them. */
 TW_API const char *tw_state_name(enum tw_state s);
+
+/* ------------------------------------------------------------------ events */
+
+enum tw_event_type {
+	TW_EVENT_STATE = 1,         /* a connection changed state: old_state -> new_state */
+	TW_EVENT_RETRANSMIT,        /* sequence space sent again: seq, len (SYN and FIN count one), why */
+	TW_EVENT_DROP,              /* a received packet was dropped: drop */
+};
+
+enum tw_rtx_reason {
+	TW_RTX_TIMEOUT = 1,         /* the retransmission timer (RFC 6298 5.4) */
+	TW_RTX_FAST,                /* the third duplicate ACK or SACKed data (RFC 5681 3.2, RFC 6675) */
+	TW_RTX_RECOVERY,            /* a further hole during recovery (RFC 6675 NextSeg, RFC 6582 partial ACK) */
+	TW_RTX_SYN,                 /* a SYN or SYN-ACK again */
+};
+
+struct tw_event {
+	uint32_t size;              /* sizeof(struct tw_event) in the library: fields past it do not exist */
+	enum tw_event_type type;
+	uint64_t now;               /* the stack's clock */
+	/*
+	 * The connection concerned, or NULL (a drop with no connection). It
+	 * identifies the connection only: the application may no longer hold
+	 * it, and the hook must not call the API with it.
+	 */
+	const struct tw_sock *sock;
+	struct tw_endpoint local, remote;   /* addr.family 0 when not known */
+	enum tw_state old_state, new_state; /* TW_EVENT_STATE */
+	uint32_t seq, len;          /* TW_EVENT_RETRANSMIT */
+	enum tw_rtx_reason rtx;     /* TW_EVENT_RETRANSMIT */
+	enum tw_drop drop;          /* TW_EVENT_DROP */
+};
 
 /* Readiness, as poll(2) reports it. */
 enum {
@@ -265,6 +360,14 @@ enum tw_sockopt {
 TW_API int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value);
 TW_API int tw_getsockopt(const struct tw_sock *s, enum tw_sockopt opt, int *value);
 
+/* Where a sender is in loss recovery (Linux's ca_state). */
+enum tw_recovery {
+	TW_RECOVERY_OPEN = 0,       /* no loss suspected */
+	TW_RECOVERY_DISORDER,       /* duplicate ACKs or SACKs seen, not yet a loss */
+	TW_RECOVERY_FAST,           /* fast recovery after a loss (RFC 6675, RFC 6582) */
+	TW_RECOVERY_LOSS,           /* after a retransmission timeout, until its recovery point is ACKed */
+};
+
 struct tw_conn_info {
 	enum tw_state state;
 	struct tw_endpoint local, remote;
@@ -278,8 +381,12 @@ struct tw_conn_info {
 	uint32_t cwnd, ssthresh;    /* bytes */
 	uint32_t srtt_us, rttvar_us, rto_us;   /* srtt 0: no sample yet */
 	uint64_t bytes_sent, bytes_received, retransmits;
+	enum tw_recovery recovery;  /* the loss-recovery state */
+	char cc[16];                /* the congestion control algorithm: "newreno" */
 };
-TW_API int tw_conn_info(const struct tw_sock *s, struct tw_conn_info *out);
+/* Fills the first `size` bytes; call it through tw_conn_info. 0, or -EINVAL. */
+TW_API int tw_conn_info_sized(const struct tw_sock *s, struct tw_conn_info *out, size_t size);
+#define tw_conn_info(s, out) tw_conn_info_sized((s), (out), sizeof(*(out)))
 
 /* ------------------------------------------------------------ in-memory link */
 

@@ -3,6 +3,7 @@
  * choice (RFC 6056), socket options. The protocol itself is in src/tcp/.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tcp/seq.h"
@@ -44,7 +45,7 @@ int tw_bind(struct tw_sock *s, const struct tw_endpoint *local)
 	if (c->state != TW_CLOSED || c->family)
 		return -EINVAL;   /* bound already, as Linux says */
 	if (!addr_is_zero(local->addr.bytes, local->addr.family) &&
-	    !tcp_has_addr(c->stack, local->addr.family, local->addr.bytes))
+	    !ip_is_local(&c->stack->cfg, local->addr.family, local->addr.bytes))
 		return -EADDRNOTAVAIL;
 	if (local->port && !c->sb->reuseaddr &&
 	    tcp_port_in_use(c->stack, local->addr.family, local->addr.bytes, local->port))
@@ -204,7 +205,6 @@ static int take_error(struct tcp_conn *c)
 long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags)
 {
 	struct tcp_conn *c = conn_of(s);
-	struct tcp_sockbuf *sb = c->sb;
 
 	if (c->err)
 		return take_error(c);
@@ -230,19 +230,9 @@ long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags)
 	}
 	if (len && !buf)
 		return -EFAULT;
-	if (tcp_ring_reserve(&sb->snd))
-		return -ENOMEM;
 	if (len > 0x7fffffff)
 		len = 0x7fffffff;
-	uint32_t n = tcp_ring_write(&sb->snd, buf, (uint32_t)len);
-	if (n == 0 && len)
-		return -EAGAIN;
-	bool cork = sb->cork;
-	if (flags & TW_MSG_MORE)
-		sb->cork = true;    /* more is coming: send only full segments for now */
-	tcp_output(c);
-	sb->cork = cork;
-	return n;
+	return tcp_usr_send(c, buf, (uint32_t)len, flags & TW_MSG_MORE);
 }
 
 long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags)
@@ -255,14 +245,7 @@ long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags)
 	if (sb && sb->rcv.len) {
 		if (len && !buf)
 			return -EFAULT;
-		uint32_t n = sb->rcv.len < len ? sb->rcv.len : (uint32_t)len;
-		tcp_ring_read_at(&sb->rcv, 0, buf, n);
-		if (!(flags & TW_MSG_PEEK)) {
-			tcp_ring_consume(&sb->rcv, n);
-			tcp_after_read(c);
-			tcp_timer_update(c);
-		}
-		return n;
+		return tcp_usr_recv(c, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, flags & TW_MSG_PEEK);
 	}
 	if (c->flags & (TF_PEER_FIN | TF_RD_SHUT))
 		return 0;
@@ -345,62 +328,6 @@ size_t tw_readable(const struct tw_sock *s)
 	return c->sb ? c->sb->rcv.len : 0;
 }
 
-/* Resizes a buffer, keeping its bytes; a buffer cannot shrink below what it holds. */
-static int resize_ring(struct tcp_ring *r, uint32_t cap)
-{
-	if (!r->buf) {
-		r->cap = cap;
-		return 0;
-	}
-	if (cap < r->len)
-		return -EINVAL;
-	struct tcp_ring n = { .cap = cap };
-	if (tcp_ring_reserve(&n))
-		return -ENOMEM;
-	tcp_ring_read_at(r, 0, n.buf, r->len);
-	n.len = r->len;
-	tcp_ring_free(r);
-	*r = n;
-	return 0;
-}
-
-static int set_buffer(struct tcp_conn *c, enum tw_sockopt opt, int value)
-{
-	struct tcp_sockbuf *sb = c->sb;
-	uint32_t max = c->stack->cfg.rcvbuf_max;
-	uint32_t v = value < 2048 ? 2048 : (uint32_t)value;   /* Linux's SOCK_MIN_RCVBUF, about */
-	if (v > max)
-		v = max;
-	if (opt == TW_SO_RCVBUF) {
-		/* The receive ring also holds out-of-order data beyond the unread bytes: no shrinking then. */
-		if (sb->rcv.buf && sb->n_ooo)
-			return -EBUSY;
-		/*
-		 * A window already offered is a promise: the ring keeps room for it
-		 * even when the buffer shrinks; the smaller size shows in windows
-		 * offered from now on.
-		 */
-		uint64_t cap = (uint64_t)v + TCP_RCV_SLACK;
-		if (tcp_synchronized(c) && seq_gt(c->rcv.adv, c->rcv.nxt)) {
-			uint64_t promised = (uint64_t)sb->rcv.len + (c->rcv.adv - c->rcv.nxt) + TCP_RCV_SLACK;
-			if (cap < promised)
-				cap = promised;
-		}
-		int e = resize_ring(&sb->rcv, (uint32_t)cap);
-		if (!e) {
-			sb->rcvbuf = v;
-			sb->rcvbuf_locked = true;
-			if (sb->rcv_ssthresh > v)
-				sb->rcv_ssthresh = v;
-		}
-		return e;
-	}
-	int e = resize_ring(&sb->snd, v);
-	if (!e)
-		sb->sndbuf = v;
-	return e;
-}
-
 int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 {
 	struct tcp_conn *c = conn_of(s);
@@ -409,8 +336,9 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 		return -EINVAL;
 	switch (opt) {
 	case TW_SO_RCVBUF:
+		return tcp_usr_set_rcvbuf(c, value < 0 ? 0 : (uint32_t)value);
 	case TW_SO_SNDBUF:
-		return set_buffer(c, opt, value);
+		return tcp_usr_set_sndbuf(c, value < 0 ? 0 : (uint32_t)value);
 	case TW_SO_KEEPALIVE:
 		sb->keepalive = value != 0;
 		tcp_keepalive_rearm(c);
@@ -422,12 +350,10 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 		sb->reuseaddr = value != 0;
 		return 0;
 	case TW_TCP_NODELAY:
-		sb->nodelay = value != 0;
-		tcp_output(c);
+		tcp_usr_set_nodelay(c, value != 0);
 		return 0;
 	case TW_TCP_CORK:
-		sb->cork = value != 0;
-		tcp_output(c);
+		tcp_usr_set_cork(c, value != 0);
 		return 0;
 	case TW_TCP_MAXSEG:
 		/* Linux's bounds: 88 up to the largest window. */
@@ -486,11 +412,12 @@ int tw_getsockopt(const struct tw_sock *s, enum tw_sockopt opt, int *value)
 	return -ENOPROTOOPT;
 }
 
-int tw_conn_info(const struct tw_sock *s, struct tw_conn_info *out)
+int tw_conn_info_sized(const struct tw_sock *s, struct tw_conn_info *caller, size_t size)
 {
 	const struct tcp_conn *c = cconn_of(s);
-	if (!out)
+	if (!caller || !size)
 		return -EINVAL;
+	struct tw_conn_info info, *out = &info;
 	memset(out, 0, sizeof(*out));
 	out->state = (enum tw_state)c->state;
 	if (c->family) {
@@ -511,7 +438,7 @@ int tw_conn_info(const struct tw_sock *s, struct tw_conn_info *out)
 	out->timestamps = c->flags & TF_TS;
 	out->snd_wnd = c->snd.wnd;
 	out->rcv_wnd = seq_gt(c->rcv.adv, c->rcv.nxt) ? c->rcv.adv - c->rcv.nxt : 0;
-	out->cwnd = c->cwnd;
+	out->cwnd = tcp_recovery_cwnd(c);
 	out->ssthresh = c->ssthresh;
 	out->srtt_us = c->srtt_us;
 	out->rttvar_us = c->rttvar_us;
@@ -520,6 +447,10 @@ int tw_conn_info(const struct tw_sock *s, struct tw_conn_info *out)
 		out->bytes_sent = c->sb->bytes_sent;
 		out->bytes_received = c->sb->bytes_received;
 		out->retransmits = c->sb->retransmits;
+		out->recovery = (enum tw_recovery)c->sb->rec.state;
+		snprintf(out->cc, sizeof(out->cc), "%s", c->sb->cc.ops->name);
 	}
+	/* A caller built against an older threeway.h gets the fields it knows. */
+	memcpy(caller, out, size < sizeof(*out) ? size : sizeof(*out));
 	return 0;
 }

@@ -11,11 +11,13 @@
 #include <unistd.h>   /* getentropy */
 #endif
 
+#include "ip/ip.h"
 #include "tcp/tcp.h"
 
-void tw_stack_config_init(struct tw_stack_config *cfg)
+static void config_defaults(struct tw_stack_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = sizeof(*cfg);
 	cfg->mtu = 1500;
 	cfg->max_conns = 1u << 20;
 	cfg->rcvbuf = 131072;               /* Linux tcp_rmem[1] */
@@ -41,6 +43,44 @@ void tw_stack_config_init(struct tw_stack_config *cfg)
 	cfg->keepalive_intvl_s = 75;
 	cfg->keepalive_probes = 9;
 	cfg->probe_max_us = 120000000;
+	cfg->slow_start_after_idle = true;  /* Linux tcp_slow_start_after_idle */
+}
+
+void tw_stack_config_init_sized(struct tw_stack_config *cfg, size_t size)
+{
+	struct tw_stack_config d;
+	config_defaults(&d);
+	size_t known = size < sizeof(d) ? size : sizeof(d);
+	/* A newer threeway.h: its extra settings are left zero, which asks for nothing of them. */
+	if (size > known)
+		memset((uint8_t *)cfg + known, 0, size - known);
+	d.size = (uint32_t)size;
+	memcpy(cfg, &d, known);
+}
+
+_Static_assert(TW_DROP_COUNT <= TW_DROP_SLOTS, "drop reasons fit tw_stack_stats.drops");
+
+/*
+ * The caller's config over the defaults: fields past its size are ones it
+ * does not know, and keep their defaults; a larger config is accepted when
+ * the settings this library lacks are all zero (nothing asked of them).
+ */
+static int config_from_caller(const struct tw_stack_config *caller, struct tw_stack_config *cfg)
+{
+	size_t size = caller->size;
+	if (size < offsetof(struct tw_stack_config, addrs) + sizeof(caller->addrs))
+		return -EINVAL;
+	if (size > sizeof(*cfg)) {
+		const uint8_t *extra = (const uint8_t *)caller + sizeof(*cfg);
+		for (size_t i = 0; i < size - sizeof(*cfg); i++)
+			if (extra[i])
+				return -E2BIG;
+		size = sizeof(*cfg);
+	}
+	config_defaults(cfg);
+	memcpy(cfg, caller, size);
+	cfg->size = sizeof(*cfg);
+	return 0;
 }
 
 static bool config_valid(const struct tw_stack_config *cfg)
@@ -86,7 +126,14 @@ struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
 	int e = 0;
 	struct tw_stack *st = NULL;
 
-	if (!cfg || !config_valid(cfg)) {
+	struct tw_stack_config own;
+	if (!cfg) {
+		e = -EINVAL;
+		goto fail;
+	}
+	if ((e = config_from_caller(cfg, &own)) != 0)
+		goto fail;
+	if (!config_valid(&own)) {
 		e = -EINVAL;
 		goto fail;
 	}
@@ -95,16 +142,19 @@ struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
 		e = -ENOMEM;
 		goto fail;
 	}
-	st->cfg = *cfg;
-	if (!cfg->secret_fixed && (e = draw_secret(st->cfg.secret)) != 0)
+	st->cfg = own;
+	if (!own.secret_fixed && (e = draw_secret(st->cfg.secret)) != 0)
 		goto fail;
 	st->table_mask = 1023;
 	st->listen_mask = 255;
-	st->out_cap = cfg->mtu + 128;
+	st->ip.cfg = &st->cfg;
+	st->ip.stats = &st->stats;
+	st->ip.now = &st->now;
+	st->ip.out_cap = own.mtu + 128;
 	st->table = calloc(st->table_mask + 1, sizeof(*st->table));
 	st->listen = calloc(st->listen_mask + 1, sizeof(*st->listen));
-	st->out = malloc(st->out_cap);
-	if (!st->table || !st->listen || !st->out) {
+	st->ip.out = malloc(st->ip.out_cap);
+	if (!st->table || !st->listen || !st->ip.out) {
 		e = -ENOMEM;
 		goto fail;
 	}
@@ -114,7 +164,7 @@ fail:
 	if (st) {
 		free(st->table);
 		free(st->listen);
-		free(st->out);
+		free(st->ip.out);
 		free(st);
 	}
 	if (err)
@@ -129,7 +179,7 @@ void tw_stack_free(struct tw_stack *st)
 	tcp_stack_free_all(st);
 	free(st->table);
 	free(st->listen);
-	free(st->out);
+	free(st->ip.out);
 	free(st);
 }
 
@@ -137,6 +187,12 @@ void tw_stack_set_output(struct tw_stack *st, tw_output_fn output, void *ctx)
 {
 	st->cfg.output = output;
 	st->cfg.output_ctx = ctx;
+}
+
+void tw_stack_set_event_hook(struct tw_stack *st, tw_event_fn fn, void *ctx)
+{
+	st->cfg.event = fn;
+	st->cfg.event_ctx = ctx;
 }
 
 static void set_now(struct tw_stack *st, uint64_t now)
@@ -150,8 +206,12 @@ int tw_input(struct tw_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	set_now(st, now);
 	if (!pkt)
-		return -TW_DROP_MALFORMED;
-	int r = tcp_input(st, pkt, len);
+		return ip_drop(&st->ip, TW_DROP_IP_MALFORMED);
+	/* The IP layer validates; what it delivers is TCP's. */
+	struct ip_packet p;
+	int r = ip_input(&st->ip, pkt, len, &p);
+	if (r == IP_DELIVER)
+		r = tcp_input(st, &p);
 	tcp_notify_flush(st);
 	return r;
 }
@@ -170,15 +230,38 @@ bool tw_stack_is_local(const struct tw_stack *st, const uint8_t *pkt, size_t len
 	if (!pkt || len < 1)
 		return false;
 	if (pkt[0] >> 4 == 4 && len >= WIRE_IPV4_HDR_MIN)
-		return tcp_has_addr(st, TW_AF_INET, pkt + 16);
+		return ip_is_local(&st->cfg, TW_AF_INET, pkt + 16);
 	if (pkt[0] >> 4 == 6 && len >= WIRE_IPV6_HDR_LEN)
-		return tcp_has_addr(st, TW_AF_INET6, pkt + 24);
+		return ip_is_local(&st->cfg, TW_AF_INET6, pkt + 24);
 	return false;
 }
 
-void tw_stack_stats(const struct tw_stack *st, struct tw_stack_stats *out)
+void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size)
 {
-	*out = st->stats;
+	struct tw_stack_stats s = st->stats;
+	s.buffer_chunks = st->pool.in_use;
+	s.buffer_chunks_allocated = st->pool.allocated;
+	memcpy(out, &s, size < sizeof(s) ? size : sizeof(s));
+}
+
+const char *tw_drop_name(enum tw_drop why)
+{
+	static const char *const names[TW_DROP_COUNT] = {
+		[TW_DROP_IP_MALFORMED] = "ip-malformed", [TW_DROP_NOT_LOCAL] = "not-local",
+		[TW_DROP_BAD_SOURCE] = "bad-source", [TW_DROP_PROTOCOL] = "protocol",
+		[TW_DROP_FRAGMENT] = "fragment", [TW_DROP_ICMP_MALFORMED] = "icmp-malformed",
+		[TW_DROP_ICMP_IGNORED] = "icmp-ignored", [TW_DROP_ICMP_TOO_BIG] = "icmp-too-big",
+		[TW_DROP_TCP_MALFORMED] = "tcp-malformed", [TW_DROP_TCP_CHECKSUM] = "tcp-checksum",
+		[TW_DROP_BAD_PORT] = "bad-port", [TW_DROP_NO_SOCKET] = "no-socket",
+		[TW_DROP_LISTEN_RST] = "listen-rst", [TW_DROP_LISTEN_ACK] = "listen-ack",
+		[TW_DROP_LISTEN_NOT_SYN] = "listen-not-syn", [TW_DROP_SYN_QUEUE_FULL] = "syn-queue-full",
+		[TW_DROP_ACCEPT_QUEUE_FULL] = "accept-queue-full", [TW_DROP_NO_MEMORY] = "no-memory",
+		[TW_DROP_BAD_ACK] = "bad-ack", [TW_DROP_BAD_RST] = "bad-rst", [TW_DROP_NOT_SYN] = "not-syn",
+		[TW_DROP_PAWS] = "paws", [TW_DROP_OUT_OF_WINDOW] = "out-of-window", [TW_DROP_NO_ACK] = "no-ack",
+	};
+	if ((unsigned)why >= TW_DROP_COUNT || !names[why])
+		return "?";
+	return names[why];
 }
 
 const char *tw_state_name(enum tw_state s)

@@ -1,72 +1,338 @@
 /*
- * Byte rings for the send and receive buffers. A ring's storage is allocated
- * on first use, so connections that never carry data (half-open, handshake
- * only) cost no buffer memory; after that, no packet allocates.
+ * Buffers: a pool of equal chunks, byte rings built from them, the send
+ * queue's per-segment records, and out-of-order ranges.
+ *
+ * Memory follows the data. A ring holds only the chunks its bytes touch,
+ * drawn from the stack's pool as data is written and given back as it is
+ * consumed; a connection that never carries data, or holds none right now,
+ * holds no chunk. Recycled chunks are kept for reuse, so once warm no packet
+ * allocates.
  *
  * The receive ring holds the unread in-order bytes, and beyond them, at their
  * offset from RCV.NXT, out-of-order data: the advertised window never exceeds
- * the free space, so any acceptable segment fits.
+ * the ring's capacity, so any acceptable segment has a place.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tcp/seq.h"
 #include "tcp/tcp.h"
 
-int tcp_ring_reserve(struct tcp_ring *r)
+/* Recycled chunks kept per stack; beyond this they go back to the C library. */
+#define POOL_KEEP_MAX 8192u
+
+/* ------------------------------------------------------------------- pool */
+
+void *tcp_pool_get(struct tcp_pool *p)
 {
-	if (r->buf || r->cap == 0)
-		return 0;
-	r->buf = malloc(r->cap);
-	return r->buf ? 0 : -1;
+	void *c = p->free;
+	if (c) {
+		memcpy(&p->free, c, sizeof(void *));
+		p->n_free--;
+	} else {
+		c = malloc(TCP_CHUNK_SIZE);
+		if (!c)
+			return NULL;
+		p->allocated++;
+	}
+	p->in_use++;
+	return c;
 }
 
-void tcp_ring_free(struct tcp_ring *r)
+void tcp_pool_put(struct tcp_pool *p, void *chunk)
 {
-	free(r->buf);
-	r->buf = NULL;
-	r->head = r->len = 0;
+	if (!chunk)
+		return;
+	p->in_use--;
+	if (p->n_free >= POOL_KEEP_MAX) {
+		free(chunk);
+		return;
+	}
+	memcpy(chunk, &p->free, sizeof(void *));
+	p->free = chunk;
+	p->n_free++;
 }
 
-static void ring_copy_in(struct tcp_ring *r, uint32_t pos, const uint8_t *data, uint32_t len)
+void tcp_pool_fini(struct tcp_pool *p)
 {
-	uint32_t first = r->cap - pos < len ? r->cap - pos : len;
-	memcpy(r->buf + pos, data, first);
-	memcpy(r->buf, data + first, len - first);
+	while (p->free) {
+		void *c = p->free;
+		memcpy(&p->free, c, sizeof(void *));
+		free(c);
+	}
+	p->n_free = 0;
 }
 
-/* Writes at `off` bytes past the head; the caller keeps off + len <= cap. */
-void tcp_ring_write_at(struct tcp_ring *r, uint32_t off, const uint8_t *data, uint32_t len)
+/* ------------------------------------------------------------------ rings */
+
+/* Enough slots for `cap` bytes starting anywhere in the first chunk. */
+static uint32_t slots_for(uint32_t cap) { return cap / TCP_CHUNK_SIZE + 2; }
+
+static bool slots_alloc(struct tcp_pool *p, struct tcp_ring *r, uint32_t n)
 {
-	if (len)
-		ring_copy_in(r, (uint32_t)(((uint64_t)r->head + off) % r->cap), data, len);
+	size_t bytes = (size_t)n * sizeof(uint8_t *);
+	bool big = bytes > TCP_CHUNK_SIZE;
+	uint8_t **s = big ? malloc(bytes) : tcp_pool_get(p);
+	if (!s)
+		return false;
+	memset(s, 0, bytes);
+	r->slot = s;
+	r->n_slots = n;
+	r->slot_malloced = big;
+	return true;
 }
 
-uint32_t tcp_ring_write(struct tcp_ring *r, const uint8_t *data, uint32_t len)
+static void slots_release(struct tcp_pool *p, struct tcp_ring *r)
 {
-	uint32_t room = r->cap - r->len;
+	if (!r->slot)
+		return;
+	if (r->slot_malloced)
+		free(r->slot);
+	else
+		tcp_pool_put(p, r->slot);
+	r->slot = NULL;
+	r->n_slots = 0;
+}
+
+/* The chunk holding offset `off` from the head, and the byte's place in it. */
+static uint8_t **slot_at(const struct tcp_ring *r, uint32_t off, uint32_t *within)
+{
+	uint64_t pos = (uint64_t)r->head + off;
+	*within = (uint32_t)(pos % TCP_CHUNK_SIZE);
+	return &r->slot[(r->first + pos / TCP_CHUNK_SIZE) % r->n_slots];
+}
+
+bool tcp_ring_write_at(struct tcp_pool *p, struct tcp_ring *r, uint32_t off, const uint8_t *data, uint32_t len)
+{
+	if (!len)
+		return true;
+	if ((uint64_t)off + len > r->cap)
+		return false;
+	if (!r->slot && !slots_alloc(p, r, slots_for(r->cap)))
+		return false;
+	while (len) {
+		uint32_t within;
+		uint8_t **chunk = slot_at(r, off, &within);
+		if (!*chunk && !(*chunk = tcp_pool_get(p)))
+			return false;   /* what was written stays; the caller counts none of it */
+		uint32_t n = TCP_CHUNK_SIZE - within < len ? TCP_CHUNK_SIZE - within : len;
+		memcpy(*chunk + within, data, n);
+		data += n;
+		off += n;
+		len -= n;
+	}
+	return true;
+}
+
+uint32_t tcp_ring_append(struct tcp_pool *p, struct tcp_ring *r, const uint8_t *data, uint32_t len)
+{
+	uint32_t room = r->cap > r->len ? r->cap - r->len : 0;
 	if (len > room)
 		len = room;
-	tcp_ring_write_at(r, r->len, data, len);
-	r->len += len;
-	return len;
+	/* Chunk by chunk, so running out of memory still keeps what fitted. */
+	uint32_t done = 0;
+	while (done < len) {
+		uint32_t within = (uint32_t)(((uint64_t)r->head + r->len) % TCP_CHUNK_SIZE);
+		uint32_t n = TCP_CHUNK_SIZE - within < len - done ? TCP_CHUNK_SIZE - within : len - done;
+		if (!tcp_ring_write_at(p, r, r->len, data + done, n))
+			break;
+		r->len += n;
+		done += n;
+	}
+	return done;
 }
 
 void tcp_ring_read_at(const struct tcp_ring *r, uint32_t off, uint8_t *out, uint32_t len)
 {
-	if (!len)
-		return;
-	uint32_t pos = (uint32_t)(((uint64_t)r->head + off) % r->cap);
-	uint32_t first = r->cap - pos < len ? r->cap - pos : len;
-	memcpy(out, r->buf + pos, first);
-	memcpy(out + first, r->buf, len - first);
+	while (len) {
+		uint32_t within;
+		uint8_t *const *chunk = slot_at(r, off, &within);
+		uint32_t n = TCP_CHUNK_SIZE - within < len ? TCP_CHUNK_SIZE - within : len;
+		if (*chunk)
+			memcpy(out, *chunk + within, n);
+		else
+			memset(out, 0, n);   /* never written: callers read only what they wrote */
+		out += n;
+		off += n;
+		len -= n;
+	}
 }
 
-void tcp_ring_consume(struct tcp_ring *r, uint32_t len)
+void tcp_ring_consume(struct tcp_pool *p, struct tcp_ring *r, uint32_t len)
 {
-	r->head = (uint32_t)(((uint64_t)r->head + len) % r->cap);
+	if (len > r->len)
+		len = r->len;
 	r->len -= len;
-	/* head stays where it is even when empty: out-of-order data may lie beyond it */
+	r->head += len;
+	/* Chunks wholly before the head hold nothing any more: out-of-order data lies after it. */
+	while (r->head >= TCP_CHUNK_SIZE) {
+		if (r->slot) {
+			tcp_pool_put(p, r->slot[r->first]);
+			r->slot[r->first] = NULL;
+		}
+		r->first = (r->first + 1) % (r->n_slots ? r->n_slots : 1);
+		r->head -= TCP_CHUNK_SIZE;
+	}
+}
+
+void tcp_ring_free(struct tcp_pool *p, struct tcp_ring *r)
+{
+	if (r->slot)
+		for (uint32_t i = 0; i < r->n_slots; i++)
+			tcp_pool_put(p, r->slot[i]);
+	slots_release(p, r);
+	r->first = r->head = r->len = 0;
+}
+
+void tcp_ring_release_if_empty(struct tcp_pool *p, struct tcp_ring *r)
+{
+	if (r->len == 0 && r->slot)
+		tcp_ring_free(p, r);
+}
+
+/*
+ * A new capacity, keeping the bytes: the chunk pointers move to a slot array
+ * of the new size. Offsets past the new capacity hold nothing (the caller
+ * keeps out-of-order data from a shrink), so their chunks go.
+ */
+int tcp_ring_set_cap(struct tcp_pool *p, struct tcp_ring *r, uint32_t cap)
+{
+	if (cap < r->len)
+		return -EINVAL;
+	if (!r->slot) {
+		r->cap = cap;
+		return 0;
+	}
+	struct tcp_ring n = { .cap = cap, .head = r->head, .len = r->len };
+	if (!slots_alloc(p, &n, slots_for(cap)))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < r->n_slots; i++) {
+		uint8_t **from = &r->slot[(r->first + i) % r->n_slots];
+		if (i < n.n_slots)
+			n.slot[i] = *from;
+		else
+			tcp_pool_put(p, *from);
+		*from = NULL;
+	}
+	slots_release(p, r);
+	*r = n;
+	return 0;
+}
+
+/* -------------------------------------------------------- segment records */
+
+static struct tcp_txrec *rec_at(const struct tcp_txblock *b, uint32_t i)
+{
+	return (struct tcp_txrec *)&b->rec[b->first + i];
+}
+
+static uint32_t recs_end(const struct tcp_sndq *q)
+{
+	const struct tcp_txblock *t = q->tail;
+	const struct tcp_txrec *last = rec_at(t, t->count - 1);
+	return last->seq + last->len;
+}
+
+static bool rec_append(struct tcp_pool *p, struct tcp_sndq *q, uint32_t seq, uint32_t len, uint64_t now)
+{
+	const uint32_t per_block = sizeof(q->tail->rec) / sizeof(q->tail->rec[0]);
+	if (!q->tail || q->tail->first + q->tail->count == per_block) {
+		struct tcp_txblock *b = tcp_pool_get(p);
+		if (!b)
+			return false;
+		b->next = NULL;
+		b->first = b->count = 0;
+		if (q->tail)
+			q->tail->next = b;
+		else
+			q->head = b;
+		q->tail = b;
+	}
+	*rec_at(q->tail, q->tail->count) = (struct tcp_txrec){ .seq = seq, .len = len, .sent_at = now };
+	q->tail->count++;
+	q->n_recs++;
+	return true;
+}
+
+/*
+ * `len` of sequence space from `seq` left now. Records it overlaps were sent
+ * before: they count a retransmission and take the new time; what lies past
+ * the last record is new and gets one. Without memory for a record the
+ * segment still goes; only its timing is not known.
+ */
+void tcp_sndq_sent(struct tcp_pool *p, struct tcp_sndq *q, uint32_t seq, uint32_t len, uint64_t now)
+{
+	if (!len)
+		return;
+	uint32_t end = seq + len;
+	for (struct tcp_txblock *b = q->head; b; b = b->next) {
+		for (uint32_t i = 0; i < b->count; i++) {
+			struct tcp_txrec *r = rec_at(b, i);
+			if (seq_lt(seq, r->seq + r->len) && seq_lt(r->seq, end)) {
+				r->sent_at = now;
+				if (r->rexmits < UINT16_MAX)
+					r->rexmits++;
+			}
+		}
+	}
+	uint32_t from = q->tail ? recs_end(q) : seq;
+	if (seq_gt(from, seq) && seq_lt(from, end))
+		seq = from;
+	if (!q->tail || seq_geq(seq, from))
+		rec_append(p, q, seq, end - seq, now);
+}
+
+/* SND.UNA moved to `una`: records wholly below it go, one it cuts is trimmed. */
+void tcp_sndq_acked(struct tcp_pool *p, struct tcp_sndq *q, uint32_t una)
+{
+	while (q->head) {
+		struct tcp_txblock *b = q->head;
+		while (b->count) {
+			struct tcp_txrec *r = rec_at(b, 0);
+			if (seq_leq(r->seq + r->len, una)) {
+				b->first++;
+				b->count--;
+				q->n_recs--;
+				continue;
+			}
+			if (seq_lt(r->seq, una)) {
+				r->len -= una - r->seq;
+				r->seq = una;
+			}
+			return;
+		}
+		q->head = b->next;
+		if (!q->head)
+			q->tail = NULL;
+		tcp_pool_put(p, b);
+	}
+}
+
+void tcp_sndq_clear(struct tcp_pool *p, struct tcp_sndq *q)
+{
+	while (q->head) {
+		struct tcp_txblock *b = q->head;
+		q->head = b->next;
+		tcp_pool_put(p, b);
+	}
+	q->tail = NULL;
+	q->n_recs = 0;
+	q->bytes.len = 0;
+	tcp_ring_free(p, &q->bytes);
+}
+
+/* The record holding `seq`, or NULL. */
+const struct tcp_txrec *tcp_sndq_record(const struct tcp_sndq *q, uint32_t seq)
+{
+	for (const struct tcp_txblock *b = q->head; b; b = b->next) {
+		for (uint32_t i = 0; i < b->count; i++) {
+			const struct tcp_txrec *r = rec_at(b, i);
+			if (seq_in(seq, r->seq, r->seq + r->len))
+				return r;
+		}
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------- out-of-order data */
@@ -81,7 +347,8 @@ static void ooo_remove(struct tcp_sockbuf *sb, size_t i)
  * Stores data that lies beyond RCV.NXT and records its range, merging ranges
  * that touch. The newest range goes first: RFC 2018 4 wants the block holding
  * the most recent segment reported first. Returns the bytes stored: 0 when
- * every range slot is taken and the segment joins none.
+ * every range slot is taken and the segment joins none, or no chunk could
+ * be had for it.
  */
 uint32_t tcp_rcv_ooo_add(struct tcp_conn *c, uint32_t seq, const uint8_t *data, uint32_t len)
 {
@@ -95,7 +362,8 @@ uint32_t tcp_rcv_ooo_add(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 	if (!joins && sb->n_ooo == TCP_OOO_MAX)
 		return 0;
 
-	tcp_ring_write_at(&sb->rcv, sb->rcv.len + (seq - c->rcv.nxt), data, len);
+	if (!tcp_ring_write_at(&c->stack->pool, &sb->rcv, sb->rcv.len + (seq - c->rcv.nxt), data, len))
+		return 0;
 	for (size_t i = 0; i < sb->n_ooo;) {
 		struct wire_sack_block *o = &sb->ooo[i];
 		if (seq_leq(o->left, blk.right) && seq_leq(blk.left, o->right)) {

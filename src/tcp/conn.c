@@ -84,8 +84,9 @@ int tcp_sockbuf_attach(struct tcp_conn *c, const struct tcp_sockbuf *inherit)
 		sb->keep_intvl_s = st->cfg.keepalive_intvl_s;
 		sb->keep_probes = st->cfg.keepalive_probes;
 	}
-	sb->snd.cap = sb->sndbuf;
+	sb->snd.bytes.cap = sb->sndbuf;
 	sb->rcv.cap = sb->rcvbuf + TCP_RCV_SLACK;
+	sb->cc.ops = tcp_cc_default(st);
 	sb->owner = c;
 	sb->next = st->sockbufs;
 	if (sb->next)
@@ -107,8 +108,8 @@ void tcp_sockbuf_free(struct tcp_sockbuf *sb)
 		st->sockbufs = sb->next;
 	if (sb->next)
 		sb->next->prev = sb->prev;
-	tcp_ring_free(&sb->snd);
-	tcp_ring_free(&sb->rcv);
+	tcp_sndq_clear(&st->pool, &sb->snd);
+	tcp_ring_free(&st->pool, &sb->rcv);
 	/* Kept for the next connection, like control blocks: churn allocates nothing once warm. */
 	if (st->n_free_sockbufs < FREE_CONNS_MAX) {
 		sb->next = st->free_sockbufs;
@@ -170,6 +171,7 @@ void tcp_stack_free_all(struct tw_stack *st)
 		free(sb);
 	}
 	st->n_free_sockbufs = 0;
+	tcp_pool_fini(&st->pool);
 }
 
 /* ------------------------------------------------------------ 4-tuple table */
@@ -320,22 +322,36 @@ bool tcp_port_in_use(struct tw_stack *st, uint8_t family, const uint8_t *laddr, 
 	return false;
 }
 
-bool tcp_has_addr(const struct tw_stack *st, uint8_t family, const uint8_t *addr)
-{
-	for (size_t i = 0; i < st->cfg.n_addrs; i++)
-		if (st->cfg.addrs[i].family == family &&
-		    memcmp(st->cfg.addrs[i].bytes, addr, tcp_addr_len(family)) == 0)
-			return true;
-	return false;
-}
-
 /* ------------------------------------------------------------------- states */
 
+void tcp_conn_event(const struct tcp_conn *c, struct tw_event *ev)
+{
+	struct tw_stack *st = c->stack;
+	if (!st->cfg.event)
+		return;
+	ev->sock = (const struct tw_sock *)c;
+	if (c->family) {
+		size_t n = tcp_addr_len(c->family);
+		ev->local.addr.family = ev->remote.addr.family = c->family;
+		memcpy(ev->local.addr.bytes, c->laddr, n);
+		memcpy(ev->remote.addr.bytes, c->raddr, n);
+		ev->local.port = c->lport;
+		ev->remote.port = c->rport;
+	}
+	ip_event(&st->ip, ev);
+}
+
+/* Every state change goes through here, and is told to the event hook. */
 void tcp_set_state(struct tcp_conn *c, enum tw_state s)
 {
-	if (s == TW_ESTABLISHED && c->state != TW_ESTABLISHED)
+	enum tw_state old = (enum tw_state)c->state;
+	if (s == TW_ESTABLISHED && old != TW_ESTABLISHED)
 		c->stack->stats.conns_established++;
 	c->state = (uint8_t)s;
+	if (old != s) {
+		struct tw_event ev = { .type = TW_EVENT_STATE, .old_state = old, .new_state = s };
+		tcp_conn_event(c, &ev);
+	}
 }
 
 unsigned tcp_events(const struct tcp_conn *c)
@@ -354,7 +370,7 @@ unsigned tcp_events(const struct tcp_conn *c)
 	switch (c->state) {
 	case TW_ESTABLISHED:
 	case TW_CLOSE_WAIT:
-		if (sb && !(c->flags & TF_FIN_QUEUED) && sb->snd.len < sb->snd.cap)
+		if (sb && !(c->flags & TF_FIN_QUEUED) && sb->snd.bytes.len < sb->snd.bytes.cap)
 			ev |= TW_POLLOUT;
 		break;
 	case TW_CLOSED:
@@ -485,7 +501,7 @@ void tcp_conn_done(struct tcp_conn *c, int err)
 	if (!queued)
 		unlink_from_parent(c);
 	tcp_set_state(c, TW_CLOSED);
-	c->rtx_at = c->delack_at = c->idle_at = 0;
+	c->timer_at[TCP_TIMER_RTX] = c->timer_at[TCP_TIMER_DELACK] = c->timer_at[TCP_TIMER_IDLE] = 0;
 	tcp_timer_remove(c);
 	if (err)
 		c->err = (uint8_t)err;
@@ -495,7 +511,7 @@ void tcp_conn_done(struct tcp_conn *c, int err)
 	}
 	if (c->sb) {
 		/* Unsent data can no longer go anywhere; unread data stays readable. */
-		c->sb->snd.len = 0;
+		tcp_sndq_clear(&c->stack->pool, &c->sb->snd);
 		c->sb->n_ooo = 0;
 	}
 	tcp_notify(c);
@@ -505,10 +521,10 @@ void tcp_enter_time_wait(struct tcp_conn *c)
 {
 	/* RFC 9293 3.10.7.4: start the time-wait timer, turn off the other timers. */
 	tcp_set_state(c, TW_TIME_WAIT);
-	c->rtx_at = 0;
-	c->delack_at = 0;
+	c->timer_at[TCP_TIMER_RTX] = 0;
+	c->timer_at[TCP_TIMER_DELACK] = 0;
 	c->flags &= (uint16_t)~(TF_ACK_DELAYED | TF_PROBING);
-	c->idle_at = c->stack->now + c->stack->cfg.time_wait_us;
+	c->timer_at[TCP_TIMER_IDLE] = c->stack->now + c->stack->cfg.time_wait_us;
 	tcp_timer_update(c);
 	tcp_notify(c);
 }

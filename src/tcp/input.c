@@ -1,8 +1,9 @@
 /*
  * Segment arrival (RFC 9293 3.10.7), with RFC 5961's defences, RFC 7323's
- * PAWS and timestamps, and the ACK processing of RFC 5681, RFC 6582 and
- * RFC 6298. A packet is parsed and validated once by the wire layer; from
- * then on only its representation is read.
+ * PAWS and timestamps, and ACK processing (RFC 6298 timing here; what the
+ * ACK means for loss recovery is reported to recovery.c). The IP layer hands
+ * over a validated packet; the segment is parsed and validated once by the
+ * wire layer, and from then on only its representation is read.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,17 +15,34 @@
 struct seg_in {
 	struct wire_tcp t;
 	uint8_t family;
-	uint8_t src[16], dst[16];
+	const uint8_t *src, *dst;   /* the IP packet's addresses */
 	uint32_t len;               /* SEG.LEN: data, plus SYN and FIN */
 };
 
 static bool has_flag(const struct seg_in *s, uint8_t f) { return s->t.flags & f; }
 
-static int drop(struct tw_stack *st, enum tw_drop why)
+static void endpoint_set(struct tw_endpoint *ep, uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	ep->addr.family = family;
+	memcpy(ep->addr.bytes, addr, tcp_addr_len(family));
+	ep->port = port;
+}
+
+/* A segment is dropped: counted, and told to the event hook with its endpoints and connection. */
+static int drop_seg(struct tw_stack *st, const struct seg_in *s, const struct tcp_conn *c, enum tw_drop why)
 {
 	st->stats.drops[why]++;
+	if (st->cfg.event) {
+		struct tw_event ev = { .type = TW_EVENT_DROP, .drop = why, .sock = (const struct tw_sock *)c };
+		endpoint_set(&ev.local, s->family, s->dst, s->t.dport);
+		endpoint_set(&ev.remote, s->family, s->src, s->t.sport);
+		if (c)
+			ev.new_state = ev.old_state = (enum tw_state)c->state;
+		ip_event(&st->ip, &ev);
+	}
 	return -(int)why;
 }
+
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -185,7 +203,7 @@ static void update_window(struct tcp_conn *c, const struct seg_in *s)
 		if (old == 0 && c->snd.wnd && (c->flags & TF_PROBING)) {
 			/* The window opened: stop probing, send (RFC 9293 3.8.6.1). */
 			c->flags &= (uint16_t)~TF_PROBING;
-			c->rtx_at = 0;
+			c->timer_at[TCP_TIMER_RTX] = 0;
 			c->backoff = 0;
 		}
 	}
@@ -200,7 +218,8 @@ static int establish_buffers(struct tcp_conn *c)
 
 static void become_established(struct tcp_conn *c, const struct seg_in *s)
 {
-	bool syn_resent = c->backoff != 0;
+	unsigned syn_rexmits = c->backoff;
+	bool syn_resent = syn_rexmits != 0;
 	c->snd.una = s->t.ack;
 	c->snd_sml = s->t.ack;   /* no small segment outstanding */
 	c->snd.wnd = scaled_wnd(c, s);
@@ -208,7 +227,7 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 	c->snd.wl1 = s->t.seq;
 	c->snd.wl2 = s->t.ack;
 	c->backoff = 0;
-	c->rtx_at = 0;
+	c->timer_at[TCP_TIMER_RTX] = 0;
 	/*
 	 * RFC 6298 2.2: the handshake's sample has set the RTO. 5.7: without one,
 	 * because the SYN had to be resent, the RTO MUST be 3 s for the data.
@@ -216,12 +235,10 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 	if (c->srtt_us == 0)
 		c->rto_us = syn_resent && c->stack->cfg.rto_initial_us < 3000000 ? 3000000
 									  : c->stack->cfg.rto_initial_us;
-	tcp_cc_init(c);
-	if (syn_resent)
-		c->cwnd = c->snd_mss;   /* RFC 5681 3.1, RFC 6928 2: IW is one segment after a lost SYN or SYN-ACK */
-	c->recover = c->iss;
 	c->quickacks = (uint8_t)c->stack->cfg.quickack_segs;
 	if (c->sb) {
+		tcp_recovery_init(c);
+		c->sb->cc.ops->init(c, syn_rexmits);
 		c->sb->pushed_seq = c->snd.una;
 		/*
 		 * Linux's rcv_ssthresh starts at the initial window, which the SYN
@@ -265,10 +282,10 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 	 * or the accept queue is full, and the peer retries.
 	 */
 	if (l->half_open >= syn_queue || l->queued > l->backlog)
-		return drop(st, TW_DROP_QUEUE_FULL);
+		return drop_seg(st, s, l, l->half_open >= syn_queue ? TW_DROP_SYN_QUEUE_FULL : TW_DROP_ACCEPT_QUEUE_FULL);
 	struct tcp_conn *c = tcp_conn_new(st);
 	if (!c)
-		return drop(st, TW_DROP_QUEUE_FULL);
+		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
 
 	c->family = s->family;
 	memcpy(c->laddr, s->dst, 16);
@@ -311,7 +328,7 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 	 * it does to Linux.
 	 */
 	tcp_send_syn(c);
-	c->rtx_at = st->now + c->rto_us;
+	c->timer_at[TCP_TIMER_RTX] = st->now + c->rto_us;
 	tcp_timer_update(c);
 	return 0;
 }
@@ -323,17 +340,17 @@ static int listen_input(struct tcp_conn *l, const struct seg_in *s)
 
 	/* First, check for a RST: an incoming RST is ignored. */
 	if (has_flag(s, WIRE_TCP_RST))
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, l, TW_DROP_LISTEN_RST);
 	/* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>. */
 	if (has_flag(s, WIRE_TCP_ACK)) {
 		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, l, TW_DROP_LISTEN_ACK);
 	}
 	/* Third, check for a SYN; one with FIN is discarded, as Linux does (no valid stack sends it). */
 	if (has_flag(s, WIRE_TCP_SYN) && !has_flag(s, WIRE_TCP_FIN))
 		return listen_syn(l, s, 0);
 	/* Fourth, other control or text: drop. */
-	return drop(st, TW_DROP_INVALID);
+	return drop_seg(st, s, l, TW_DROP_LISTEN_NOT_SYN);
 }
 
 /* -------------------------------------------------------------- SYN-SENT */
@@ -360,22 +377,22 @@ static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 		 * connection at the peer that was holding the SYN up.
 		 */
 		if (c->backoff == 0) {
-			c->rtx_at = st->now + SYN_SENT_QUICK_RETRY_US;
+			c->timer_at[TCP_TIMER_RTX] = st->now + SYN_SENT_QUICK_RETRY_US;
 			tcp_timer_update(c);
 		}
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_BAD_ACK);
 	}
 	/* Second: a RST is believed only with an acceptable ACK (RFC 5961 3.2 allows no more). */
 	if (has_flag(s, WIRE_TCP_RST)) {
 		if (!ack)
-			return drop(st, TW_DROP_INVALID);
+			return drop_seg(st, s, c, TW_DROP_BAD_RST);
 		st->stats.conns_reset++;
 		tcp_conn_done(c, ECONNREFUSED);
 		return 0;
 	}
 	/* Fourth: the SYN. Neither SYN nor RST: drop. */
 	if (!has_flag(s, WIRE_TCP_SYN))
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_NOT_SYN);
 
 	c->irs = s->t.seq;
 	c->rcv.nxt = s->t.seq + 1;
@@ -384,7 +401,7 @@ static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 	negotiate(c, s);
 	if (ack) {
 		if (establish_buffers(c))
-			return drop(st, TW_DROP_QUEUE_FULL);
+			return drop_seg(st, s, c, TW_DROP_NO_MEMORY);
 		/* Karn: a SYN sent more than once gives no sample. */
 		if (c->backoff == 0)
 			tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
@@ -401,7 +418,7 @@ static int syn_sent_input(struct tcp_conn *c, const struct seg_in *s)
 	c->snd.wl1 = s->t.seq;
 	tcp_send_syn(c);
 	c->backoff = 0;
-	c->rtx_at = st->now + c->rto_us;
+	c->timer_at[TCP_TIMER_RTX] = st->now + c->rto_us;
 	tcp_timer_update(c);
 	return 0;
 }
@@ -442,7 +459,7 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 		return 0;
 	}
 	if (has_flag(s, WIRE_TCP_RST))
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_BAD_RST);
 	if (paws_reject || has_flag(s, WIRE_TCP_ACK))
 		tcp_enter_time_wait(c);
 	oow_ack(c, s);
@@ -506,37 +523,29 @@ static void ack_new_data(struct tcp_conn *c, const struct seg_in *s)
 {
 	struct tw_stack *st = c->stack;
 	uint32_t acked = s->t.ack - c->snd.una;
-	uint32_t data = c->sb ? c->sb->snd.len : 0;
+	uint32_t data = c->sb ? c->sb->snd.bytes.len : 0;
 	uint32_t data_acked = acked < data ? acked : data;
 
-	if (data_acked)
-		tcp_ring_consume(&c->sb->snd, data_acked);
+	if (c->sb) {
+		struct tcp_pool *pool = &st->pool;
+		tcp_ring_consume(pool, &c->sb->snd.bytes, data_acked);
+		tcp_sndq_acked(pool, &c->sb->snd, s->t.ack);
+		tcp_ring_release_if_empty(pool, &c->sb->snd.bytes);
+	}
 	c->snd.una = s->t.ack;
 	if (seq_lt(c->snd.nxt, c->snd.una))
 		c->snd.nxt = c->snd.una;
 	rtt_from_ack(c, s);
-	tcp_sack_trim(c);
-	/*
-	 * Outside recovery the recovery point follows SND.UNA, so the guard
-	 * against re-entering recovery (RFC 6582 3.2, RFC 6675 5) keeps its
-	 * meaning modulo 2^32 however long a connection runs without loss.
-	 */
-	if (!(c->flags & TF_IN_RECOVERY) && seq_gt(c->snd.una, c->recover + 1))
-		c->recover = c->snd.una - 1;
-	if (!(c->flags & TF_IN_RECOVERY))
-		tcp_cc_ack(c, acked);
-	else if (!(c->flags & TF_SACK))
-		tcp_cc_partial_or_full_ack(c, s->t.ack, acked);
-	c->dupacks = c->flags & TF_IN_RECOVERY ? c->dupacks : 0;
+	tcp_recovery_new_ack(c, s->t.ack, acked);
 	c->backoff = 0;
 	c->probes = 0;
 	if (c->sb)
 		c->sb->rtx_since = 0;
 	/* RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged, else restart it. */
 	if (c->snd.una == c->snd.max)
-		c->rtx_at = 0;
+		c->timer_at[TCP_TIMER_RTX] = 0;
 	else
-		c->rtx_at = st->now + c->rto_us;
+		c->timer_at[TCP_TIMER_RTX] = st->now + c->rto_us;
 	c->flags &= (uint16_t)~TF_PROBING;
 }
 
@@ -545,31 +554,6 @@ static bool is_dupack(const struct tcp_conn *c, const struct seg_in *s)
 	/* RFC 5681 2: no data, no window change, data outstanding, SEG.ACK = SND.UNA. */
 	return s->t.ack == c->snd.una && s->len == 0 && scaled_wnd(c, s) == c->snd.wnd &&
 	       c->snd.max != c->snd.una;
-}
-
-/* RFC 6675 5: enter loss recovery, go on with it, or leave it. */
-static void sack_recovery(struct tcp_conn *c)
-{
-	if (c->flags & TF_IN_RECOVERY) {
-		if (seq_geq(c->snd.una, c->recover)) {
-			/* The recovery point is acknowledged: recovery ends at ssthresh. */
-			c->cwnd = c->ssthresh;
-			c->flags &= (uint16_t)~TF_IN_RECOVERY;
-			c->dupacks = 0;
-			return;
-		}
-	} else {
-		if (c->snd.una == c->snd.max || seq_leq(c->snd.una, c->recover))
-			return;
-		if (c->dupacks < 3 && !tcp_sack_head_lost(c))
-			return;
-		tcp_cc_enter_recovery(c, 0);
-		c->sb->high_rxt = c->snd.una;
-		/* Step (3): the first segment presumed lost goes at once, whatever the pipe. */
-		tcp_retransmit_head(c, false);
-		c->sb->high_rxt = seq_max(c->sb->high_rxt, c->snd.una + c->snd_mss);
-	}
-	tcp_sack_recover(c);
 }
 
 /* Returns false when the segment must go no further. */
@@ -588,22 +572,12 @@ static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 	if (c->sb)
 		c->sb->last_ack_at = c->stack->now;
 	bool old = seq_lt(s->t.ack, c->snd.una);
-	bool sack = (c->flags & TF_SACK) && c->sb;
-	if (sack)
-		tcp_sack_update(c, &s->t.opt);
-	if (seq_gt(s->t.ack, c->snd.una)) {
+	tcp_recovery_sack(c, &s->t.opt);
+	if (seq_gt(s->t.ack, c->snd.una))
 		ack_new_data(c, s);
-	} else if (is_dupack(c, s)) {
-		if (sack) {
-			if (c->dupacks < 255)
-				c->dupacks++;
-		} else if (tcp_cc_dupack(c)) {
-			/* RFC 5681 3.2: the third duplicate ACK retransmits the missing segment. */
-			tcp_retransmit_head(c, false);
-		}
-	}
-	if (sack)
-		sack_recovery(c);
+	else if (is_dupack(c, s))
+		tcp_recovery_dupack(c);
+	tcp_recovery_after_ack(c);
 	/* RFC 9293 3.10.7.4: the window is updated only if SND.UNA =< SEG.ACK =< SND.NXT. */
 	if (!old)
 		update_window(c, s);
@@ -613,7 +587,7 @@ static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 		if (our_fin_acked(c)) {
 			tcp_set_state(c, TW_FIN_WAIT_2);
 			if (c->flags & TF_ORPHAN)
-				c->idle_at = c->stack->now + c->stack->cfg.fin_wait2_us;
+				c->timer_at[TCP_TIMER_IDLE] = c->stack->now + c->stack->cfg.fin_wait2_us;
 			tcp_notify(c);
 		}
 		break;
@@ -649,8 +623,8 @@ static void schedule_ack(struct tcp_conn *c)
 		c->flags |= TF_ACK_NOW;
 	} else {
 		c->flags |= TF_ACK_DELAYED;
-		if (!c->delack_at)
-			c->delack_at = c->stack->now + cfg->delack_us;
+		if (!c->timer_at[TCP_TIMER_DELACK])
+			c->timer_at[TCP_TIMER_DELACK] = c->stack->now + cfg->delack_us;
 	}
 }
 
@@ -659,8 +633,8 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 {
 	struct tcp_sockbuf *sb = c->sb;
 
-	if (!sb || tcp_ring_reserve(&sb->rcv))
-		return;   /* no memory: the data is not acknowledged and will come again */
+	if (!sb)
+		return;
 	uint32_t off = seq - c->rcv.nxt;
 	if (sb->rcv.len + off + len > sb->rcv.cap) {
 		if (sb->rcv.len + off >= sb->rcv.cap)
@@ -676,18 +650,21 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 	sb->data_in_at = c->stack->now;
 	if (off) {
 		/* Out of order: keep it, and ACK at once with SACK blocks (RFC 5681 4.2, RFC 2018 4). */
+		/* Without a chunk for it, it is not kept, and comes again. */
 		report_if_held(c, seq, len);
 		tcp_rcv_ooo_add(c, seq, data, len);
 		c->flags |= TF_ACK_NOW;
 		return;
 	}
+	/* No memory: the data is not acknowledged and will come again. */
+	if (!tcp_ring_write_at(&c->stack->pool, &sb->rcv, sb->rcv.len, data, len))
+		return;
 	/* Linux's tcp_grow_window: each real segment lets the window open two segments further. */
 	if (sb->rcv_ssthresh && sb->rcv_ssthresh < sb->rcvbuf && len >= 128) {
 		uint32_t grown = sb->rcv_ssthresh + 2u * c->rcv_mss;
 		sb->rcv_ssthresh = grown < sb->rcvbuf ? grown : sb->rcvbuf;
 	}
 	bool had_gap = sb->n_ooo != 0;
-	tcp_ring_write_at(&sb->rcv, sb->rcv.len, data, len);
 	sb->rcv.len += len;
 	c->rcv.nxt += len;
 	uint32_t more = had_gap ? tcp_rcv_ooo_merge(c) : 0;
@@ -719,8 +696,8 @@ static bool receive_fin(struct tcp_conn *c)
 			break;
 		}
 		c->flags |= TF_ACK_DELAYED;
-		if (!c->delack_at)
-			c->delack_at = c->stack->now + c->stack->cfg.delack_us;
+		if (!c->timer_at[TCP_TIMER_DELACK])
+			c->timer_at[TCP_TIMER_DELACK] = c->stack->now + c->stack->cfg.delack_us;
 		break;
 	case TW_FIN_WAIT_1:
 		/* Our FIN is not yet acknowledged (else we would be in FIN-WAIT-2). */
@@ -775,15 +752,15 @@ static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
 	if (!(seq_lt(c->snd.una, s->t.ack) && seq_leq(s->t.ack, c->snd.max))) {
 		/* "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>." */
 		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_BAD_ACK);
 	}
 	struct tcp_conn *l = c->parent;
 	if (l && l->queued > l->backlog) {
 		/* Accept queue full: like Linux, ignore the ACK; the SYN-ACK timer tries again. */
-		return drop(st, TW_DROP_QUEUE_FULL);
+		return drop_seg(st, s, c, TW_DROP_ACCEPT_QUEUE_FULL);
 	}
 	if (establish_buffers(c))
-		return drop(st, TW_DROP_QUEUE_FULL);
+		return drop_seg(st, s, c, TW_DROP_NO_MEMORY);
 	if (c->backoff == 0)
 		tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
 	become_established(c, s);
@@ -822,6 +799,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	if (c->state == TW_SYN_RECEIVED && syn && !rst && !has_flag(s, WIRE_TCP_ACK) && s->t.seq == c->irs) {
 		if (!oow_rate_limited(c)) {
 			tcp_send_syn(c);
+			tcp_retransmit_event(c, c->iss, 1, TW_RTX_SYN);
 			if (c->backoff < 255)
 				c->backoff++;   /* sent twice: no RTT sample from it (Karn), as Linux's num_retrans */
 		}
@@ -849,7 +827,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	if (has_ts && !rst && paws_old(c, s)) {
 		report_if_old(c, s);
 		oow_ack(c, s);
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_PAWS);
 	}
 	/*
 	 * Linux's tcp_reset_check: once the peer's FIN is in (CLOSE-WAIT,
@@ -870,7 +848,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 			report_if_old(c, s);
 			oow_ack(c, s);
 		}
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_OUT_OF_WINDOW);
 	}
 	if (c->sb && c->sb->keepalive)
 		tcp_keepalive_rearm(c);   /* the peer is there: idle time starts again */
@@ -896,7 +874,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	}
 	/* Fifth: ACK. Without it the segment is dropped. */
 	if (!has_flag(s, WIRE_TCP_ACK))
-		return drop(st, TW_DROP_INVALID);
+		return drop_seg(st, s, c, TW_DROP_NO_ACK);
 	if (c->state == TW_SYN_RECEIVED) {
 		int r = syn_received_ack(c, s);
 		if (r || c->state == TW_SYN_RECEIVED)
@@ -971,102 +949,30 @@ static int conn_input(struct tcp_conn *c, struct seg_in *s)
 
 /* ------------------------------------------------------------------ entry */
 
-enum { PARSE_HANDLED = 1 };
-
-/*
- * A source no packet may come from: multicast, broadcast and "this network"
- * (RFC 1122 3.2.1.3, RFC 9293 3.9.1), loopback from outside the host (RFC
- * 1122 3.2.1.3 (g), RFC 4291 2.5.3), and IPv6's unspecified address (RFC 4291
- * 2.5.2), to which nothing can be answered.
- */
-static bool is_bad_source(uint8_t family, const uint8_t *a)
+int tcp_input(struct tw_stack *st, const struct ip_packet *pkt)
 {
-	static const uint8_t zero[15];
-	if (family == TW_AF_INET)
-		return a[0] >= 224 || a[0] == 0 || a[0] == 127;
-	return a[0] == 0xff || (!memcmp(a, zero, 15) && a[15] <= 1);
-}
-
-/* An ICMP message to one of our unicast addresses goes to the responder; its result is final. */
-static int icmp_input(struct tw_stack *st, const struct seg_in *s, const uint8_t *msg, size_t len)
-{
-	if (!tcp_has_addr(st, s->family, s->dst) || is_bad_source(s->family, s->src))
-		return drop(st, TW_DROP_NOT_OURS);
-	int r = tcp_icmp_input(st, s->family, s->src, s->dst, msg, len);
-	return r ? drop(st, (enum tw_drop)-r) : PARSE_HANDLED;
-}
-
-/*
- * Parses the IP header once. Returns 0 with `s` holding a TCP segment to act
- * on, PARSE_HANDLED when the packet was another protocol already dealt with,
- * or a negative drop reason.
- */
-static int parse_ip(struct tw_stack *st, const uint8_t *pkt, size_t len, struct seg_in *s)
-{
-	struct wire_pseudo ph;
-
-	if (len < 1)
-		return drop(st, TW_DROP_MALFORMED);
-	if (pkt[0] >> 4 == 4) {
-		struct wire_ipv4 ip;
-		if (wire_ipv4_parse(&ip, pkt, len))
-			return drop(st, TW_DROP_MALFORMED);
-		/* DEVIATION(RFC 791 3.2): fragments are not reassembled; TCP avoids them (DF, MSS). */
-		if ((ip.proto != WIRE_PROTO_TCP && ip.proto != WIRE_PROTO_ICMP) || wire_ipv4_mf(&ip) ||
-		    wire_ipv4_frag_offset(&ip))
-			return drop(st, TW_DROP_NOT_OURS);
-		s->family = TW_AF_INET;
-		memset(s->src, 0, 16);
-		memset(s->dst, 0, 16);
-		memcpy(s->src, ip.src, 4);
-		memcpy(s->dst, ip.dst, 4);
-		if (ip.proto == WIRE_PROTO_ICMP)
-			return icmp_input(st, s, ip.payload, ip.payload_len);
-		wire_ipv4_pseudo(&ip, &ph);
-		if (wire_tcp_parse(&s->t, ip.payload, ip.payload_len, &ph))
-			return drop(st, TW_DROP_MALFORMED);
-		return 0;
+	struct seg_in seg = { .family = pkt->family, .src = pkt->src, .dst = pkt->dst };
+	struct seg_in *s = &seg;
+	int err = wire_tcp_parse(&s->t, pkt->payload, pkt->payload_len, &pkt->pseudo);
+	if (err) {
+		/* Nothing is known of the ports when the header does not parse. */
+		s->t.sport = s->t.dport = 0;
+		return drop_seg(st, s, NULL, err == -WIRE_E_CHECKSUM ? TW_DROP_TCP_CHECKSUM : TW_DROP_TCP_MALFORMED);
 	}
-	if (pkt[0] >> 4 == 6) {
-		struct wire_ipv6 ip6;
-		if (wire_ipv6_parse(&ip6, pkt, len))
-			return drop(st, TW_DROP_MALFORMED);
-		if ((ip6.proto != WIRE_PROTO_TCP && ip6.proto != WIRE_PROTO_ICMPV6) || ip6.fragmented)
-			return drop(st, TW_DROP_NOT_OURS);
-		s->family = TW_AF_INET6;
-		memcpy(s->src, ip6.src, 16);
-		memcpy(s->dst, ip6.dst, 16);
-		if (ip6.proto == WIRE_PROTO_ICMPV6)
-			return icmp_input(st, s, ip6.payload, ip6.payload_len);
-		wire_ipv6_pseudo(&ip6, &ph);
-		if (wire_tcp_parse(&s->t, ip6.payload, ip6.payload_len, &ph))
-			return drop(st, TW_DROP_MALFORMED);
-		return 0;
-	}
-	return drop(st, TW_DROP_MALFORMED);
-}
-
-int tcp_input(struct tw_stack *st, const uint8_t *pkt, size_t len)
-{
-	struct seg_in s;
-	int err = parse_ip(st, pkt, len, &s);
-	if (err)
-		return err == PARSE_HANDLED ? 0 : err;
-	/* RFC 9293 3.9.1, RFC 1122 4.2.3.10: only our addresses, never from multicast or broadcast. */
-	if (!tcp_has_addr(st, s.family, s.dst) || is_bad_source(s.family, s.src) || s.t.sport == 0 ||
-	    s.t.dport == 0)
-		return drop(st, TW_DROP_NOT_OURS);
+	/* RFC 9293 3.9.1: port 0 is no port; nothing is answered to it. */
+	if (s->t.sport == 0 || s->t.dport == 0)
+		return drop_seg(st, s, NULL, TW_DROP_BAD_PORT);
 	st->stats.in_segs++;
-	s.len = wire_tcp_seg_len(&s.t);
+	s->len = wire_tcp_seg_len(&s->t);
 
-	struct tcp_conn *c = tcp_hash_lookup(st, s.family, s.dst, s.t.dport, s.src, s.t.sport);
+	struct tcp_conn *c = tcp_hash_lookup(st, s->family, s->dst, s->t.dport, s->src, s->t.sport);
 	if (c)
-		return conn_input(c, &s);
-	struct tcp_conn *l = tcp_listen_lookup(st, s.family, s.dst, s.t.dport);
+		return conn_input(c, s);
+	struct tcp_conn *l = tcp_listen_lookup(st, s->family, s->dst, s->t.dport);
 	if (l)
-		return listen_input(l, &s);
+		return listen_input(l, s);
 	/* RFC 9293 3.10.7.1: CLOSED. A RST is dropped; anything else is answered with a RST. */
-	if (!has_flag(&s, WIRE_TCP_RST))
-		tcp_reply_rst(st, s.family, s.dst, s.src, &s.t);
-	return drop(st, TW_DROP_NO_SOCKET);
+	if (!has_flag(s, WIRE_TCP_RST))
+		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
+	return drop_seg(st, s, NULL, TW_DROP_NO_SOCKET);
 }

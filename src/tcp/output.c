@@ -1,7 +1,9 @@
 /*
- * Building and sending segments: the IP and TCP headers through the wire
- * layer, options in the layouts Linux uses, the advertised window, and the
- * decision of what data may go now (windows, Nagle, silly-window avoidance).
+ * Building and sending segments: the TCP header through the wire layer and
+ * the IP layer beneath it, options in the layouts Linux uses, the advertised
+ * window, and the decision of what data may go now (windows, Nagle,
+ * silly-window avoidance). How much the congestion window and loss recovery
+ * allow is the recovery module's answer (tcp_recovery_usable).
  */
 #include <string.h>
 
@@ -213,55 +215,45 @@ static uint32_t sack_option_bytes(const struct tcp_conn *c)
 
 /* --------------------------------------------------------------- emitting */
 
-static size_t put_ip_header(const struct tcp_conn *c, uint8_t *buf, size_t tcp_len)
+bool tcp_emit(struct tw_stack *st, const struct tcp_flow *f, struct wire_tcp *t, const struct tcp_ring *data,
+	      uint32_t off, uint32_t len)
 {
-	struct tw_stack *st = c->stack;
-	if (c->family == TW_AF_INET) {
-		struct wire_ipv4 ip = {
-			.hdr_len = 20, .total_len = (uint16_t)(20 + tcp_len), .ttl = 64,
-			.frag = WIRE_IPV4_FLAG_DF, .proto = WIRE_PROTO_TCP,
-		};
-		memcpy(ip.src, c->laddr, 4);
-		memcpy(ip.dst, c->raddr, 4);
-		return wire_ipv4_emit(&ip, buf, st->out_cap);
-	}
-	struct wire_ipv6 ip6 = { .plen = (uint16_t)tcp_len, .next = WIRE_PROTO_TCP, .hlim = 64 };
-	memcpy(ip6.src, c->laddr, 16);
-	memcpy(ip6.dst, c->raddr, 16);
-	return wire_ipv6_emit(&ip6, buf, st->out_cap);
-}
+	size_t cap;
+	uint8_t *tcp = ip_payload_area(&st->ip, f->family, &cap);
+	size_t opt_len = wire_tcp_opts_size(&t->opt);
 
-/* Writes the IP packet for `seg` into the stack's buffer and hands it to the link. */
-static void emit(struct tcp_conn *c, struct seg_out *seg)
-{
-	struct tw_stack *st = c->stack;
-	size_t ip_len = c->family == TW_AF_INET ? 20 : WIRE_IPV6_HDR_LEN;
-	size_t opt_len = wire_tcp_opts_size(&seg->t.opt);
-	uint8_t *tcp = st->out + ip_len;
-
-	struct wire_tcp *t = &seg->t;
-	t->sport = c->lport;
-	t->dport = c->rport;
+	t->sport = f->lport;
+	t->dport = f->rport;
 	t->payload = NULL;
 	t->payload_len = 0;
-	if (ip_len + WIRE_TCP_HDR_MIN + opt_len + seg->data_len > st->out_cap)
-		return;   /* cannot happen with a valid config; never write past the buffer */
-	if (seg->data_len) {
+	if (WIRE_TCP_HDR_MIN + opt_len + len > cap)
+		return false;   /* cannot happen with a valid config; never write past the buffer */
+	if (len) {
 		/* The payload goes straight to its place in the packet. */
 		uint8_t *payload = tcp + WIRE_TCP_HDR_MIN + opt_len;
-		tcp_ring_read_at(&c->sb->snd, seg->data_off, payload, seg->data_len);
+		tcp_ring_read_at(data, off, payload, len);
 		t->payload = payload;
-		t->payload_len = seg->data_len;
+		t->payload_len = len;
 	}
-	struct wire_pseudo ph = { .family = c->family, .proto = WIRE_PROTO_TCP };
-	memcpy(ph.src, c->laddr, tcp_addr_len(c->family));
-	memcpy(ph.dst, c->raddr, tcp_addr_len(c->family));
-	size_t tcp_len = wire_tcp_emit(t, tcp, st->out_cap - ip_len, &ph);
-	if (!tcp_len || put_ip_header(c, st->out, tcp_len) != ip_len)
-		return;
+	struct wire_pseudo ph = { .family = f->family, .proto = WIRE_PROTO_TCP };
+	memcpy(ph.src, f->laddr, tcp_addr_len(f->family));
+	memcpy(ph.dst, f->raddr, tcp_addr_len(f->family));
+	size_t tcp_len = wire_tcp_emit(t, tcp, cap, &ph);
+	if (!tcp_len || !ip_send(&st->ip, f->family, f->laddr, f->raddr, WIRE_PROTO_TCP, tcp_len))
+		return false;
 	st->stats.out_segs++;
-	if (seg->t.flags & WIRE_TCP_RST)
+	if (t->flags & WIRE_TCP_RST)
 		st->stats.out_rsts++;
+	return true;
+}
+
+/* Sends a connection's segment; what it acknowledges is no longer owed. */
+static void emit(struct tcp_conn *c, struct seg_out *seg)
+{
+	struct tcp_flow f = tcp_flow_of(c);
+	const struct tcp_ring *data = c->sb ? &c->sb->snd.bytes : NULL;
+	if (!tcp_emit(c->stack, &f, &seg->t, data, seg->data_off, seg->data_len))
+		return;
 	if (seg->t.flags & WIRE_TCP_ACK) {
 		/* Every segment with ACK acknowledges all received so far. */
 		c->rcv.ack_sent = seg->t.ack;
@@ -271,10 +263,14 @@ static void emit(struct tcp_conn *c, struct seg_out *seg)
 			/* A D-SACK goes in the first ACK after the duplicate or not at all (RFC 2883 4). */
 			c->sb->dsack_pending = false;
 		}
-		c->delack_at = 0;
+		c->timer_at[TCP_TIMER_DELACK] = 0;
 	}
-	if (st->cfg.output)
-		st->cfg.output(st->cfg.output_ctx, st->out, ip_len + tcp_len);
+}
+
+void tcp_retransmit_event(const struct tcp_conn *c, uint32_t seq, uint32_t len, enum tw_rtx_reason why)
+{
+	struct tw_event ev = { .type = TW_EVENT_RETRANSMIT, .seq = seq, .len = len, .rtx = why };
+	tcp_conn_event(c, &ev);
 }
 
 static void seg_init(struct tcp_conn *c, struct seg_out *seg, uint8_t flags, uint32_t seq)
@@ -343,7 +339,7 @@ void tcp_send_probe(struct tcp_conn *c)
  * data as the peer's window allows, even less than a segment; with no window
  * at all, a zero-window probe. Returns true if data went out.
  */
-static void send_data(struct tcp_conn *c, uint32_t len, bool fin);
+static void send_data(struct tcp_conn *c, uint32_t len, bool fin, enum tw_rtx_reason why);
 static bool can_send_data(const struct tcp_conn *c);
 static bool fin_pending(const struct tcp_conn *c);
 
@@ -351,17 +347,17 @@ bool tcp_send_persist(struct tcp_conn *c)
 {
 	if (c->sb && can_send_data(c)) {
 		uint32_t sent = c->snd.nxt - c->snd.una;
-		uint32_t avail = c->sb->snd.len > sent ? c->sb->snd.len - sent : 0;
+		uint32_t avail = c->sb->snd.bytes.len > sent ? c->sb->snd.bytes.len - sent : 0;
 		uint32_t room = c->snd.wnd > sent ? c->snd.wnd - sent : 0;
 		uint32_t len = avail < c->snd_mss ? avail : c->snd_mss;
 		if (len > room)
 			len = room;
 		if (len) {
-			send_data(c, len, (c->flags & TF_FIN_QUEUED) && len == avail && len < room);
+			send_data(c, len, (c->flags & TF_FIN_QUEUED) && len == avail && len < room, TW_RTX_TIMEOUT);
 			return true;
 		}
 		if (!avail && room && fin_pending(c)) {
-			send_data(c, 0, true);
+			send_data(c, 0, true, TW_RTX_TIMEOUT);
 			return true;
 		}
 	}
@@ -369,39 +365,34 @@ bool tcp_send_persist(struct tcp_conn *c)
 	return false;
 }
 
-/* RFC 9293 3.10.7.1: the answer to a segment for no connection. */
-void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
+/*
+ * RFC 9293 3.10.7.1: the answer to a segment for no connection, built from
+ * the segment alone.
+ */
+void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *dst, const uint8_t *src,
 		   const struct wire_tcp *in)
 {
-	struct tcp_conn tmp;   /* just the addresses: nothing is stored */
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.stack = st;
-	tmp.family = family;
-	memcpy(tmp.laddr, laddr, tcp_addr_len(family));
-	memcpy(tmp.raddr, raddr, tcp_addr_len(family));
-	tmp.lport = in->dport;
-	tmp.rport = in->sport;
-
-	struct seg_out seg;
-	memset(&seg, 0, offsetof(struct seg_out, t) + offsetof(struct wire_tcp, opt));
-	memset(&seg.t.opt, 0, offsetof(struct wire_tcp_opts, list));
+	struct tcp_flow f = { family, dst, src, in->dport, in->sport };
+	struct wire_tcp t;
+	memset(&t, 0, offsetof(struct wire_tcp, opt));
+	memset(&t.opt, 0, offsetof(struct wire_tcp_opts, list));
 	if (in->flags & WIRE_TCP_ACK) {
 		/* If the ACK bit is on: <SEQ=SEG.ACK><CTL=RST>. */
-		seg.t.flags = WIRE_TCP_RST;
-		seg.t.seq = in->ack;
+		t.flags = WIRE_TCP_RST;
+		t.seq = in->ack;
 	} else {
 		/* Otherwise: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SYN and FIN counting one each. */
-		seg.t.flags = WIRE_TCP_RST | WIRE_TCP_ACK;
-		seg.t.ack = in->seq + wire_tcp_seg_len(in);
+		t.flags = WIRE_TCP_RST | WIRE_TCP_ACK;
+		t.ack = in->seq + wire_tcp_seg_len(in);
 	}
-	emit(&tmp, &seg);
+	tcp_emit(st, &f, &t, NULL, 0, 0);
 }
 
 /* ------------------------------------------------------------ sending data */
 
 static uint32_t fin_seq(const struct tcp_conn *c)
 {
-	return c->snd.una + c->sb->snd.len;
+	return c->snd.una + c->sb->snd.bytes.len;
 }
 
 static bool fin_pending(const struct tcp_conn *c)
@@ -411,14 +402,17 @@ static bool fin_pending(const struct tcp_conn *c)
 
 static void arm_rtx(struct tcp_conn *c)
 {
-	if (!c->rtx_at || (c->flags & TF_PROBING)) {
+	if (!c->timer_at[TCP_TIMER_RTX] || (c->flags & TF_PROBING)) {
 		c->flags &= (uint16_t)~TF_PROBING;
-		c->rtx_at = c->stack->now + c->rto_us;
+		c->timer_at[TCP_TIMER_RTX] = c->stack->now + c->rto_us;
 	}
 }
 
-/* Sends `len` bytes from SND.NXT, with FIN if it ends the stream. */
-static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
+/*
+ * Sends `len` bytes from SND.NXT, with FIN if it ends the stream. Below
+ * SND.MAX it is a retransmission, for reason `why`.
+ */
+static void send_data(struct tcp_conn *c, uint32_t len, bool fin, enum tw_rtx_reason why)
 {
 	struct seg_out seg;
 	uint32_t off = c->snd.nxt - c->snd.una;
@@ -434,7 +428,7 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 	 * judged here as segments go rather than as the application writes).
 	 */
 	uint32_t end = c->snd.nxt + len;
-	if (len && (off + len == c->sb->snd.len ||
+	if (len && (off + len == c->sb->snd.bytes.len ||
 		    (!retrans && seq_gt(end, c->sb->pushed_seq + c->snd.max_wnd / 2)))) {
 		seg.t.flags |= WIRE_TCP_PSH;
 		if (!retrans)
@@ -456,9 +450,14 @@ static void send_data(struct tcp_conn *c, uint32_t len, bool fin)
 	/* Linux's tcp_event_data_sent: data sent soon after data arrived is an answer (pingpong). */
 	if (!retrans && len && c->sb->data_in_at && c->stack->now - c->sb->data_in_at < c->stack->cfg.delack_us)
 		c->sb->pingpong = true;
+	uint32_t space = len + (fin ? 1 : 0);
+	tcp_sndq_sent(&c->stack->pool, &c->sb->snd, c->snd.nxt, space, c->stack->now);
+	if (len)
+		c->sb->data_sent_at = c->stack->now;
 	if (retrans) {
 		c->stack->stats.retrans_segs++;
 		c->sb->retransmits++;
+		tcp_retransmit_event(c, c->snd.nxt, space, why);
 	} else {
 		c->sb->bytes_sent += len;
 	}
@@ -484,19 +483,6 @@ static bool can_send_data(const struct tcp_conn *c)
 	default:
 		return false;
 	}
-}
-
-/*
- * RFC 3042 (Limited Transmit): on each of the first two duplicate ACKs one
- * new segment may go beyond the congestion window, so a small window still
- * draws the duplicates that trigger fast retransmit instead of a timeout.
- */
-static uint32_t limited_cwnd(const struct tcp_conn *c)
-{
-	if ((c->flags & TF_IN_RECOVERY) || !c->dupacks || c->snd.nxt != c->snd.max)
-		return c->cwnd;   /* new data only: not the resending that follows a timeout */
-	uint32_t extra = (c->dupacks < 2 ? c->dupacks : 2u) * c->snd_mss;
-	return c->cwnd + extra;
 }
 
 /*
@@ -536,23 +522,11 @@ void tcp_output(struct tcp_conn *c)
 		return;
 	}
 	for (;;) {
-		uint32_t before_sacked = tcp_sack_skip(c);
+		uint32_t before_sacked = tcp_recovery_skip_sacked(c);
 		uint32_t sent = c->snd.nxt - c->snd.una;
-		uint32_t queued = c->sb->snd.len;
+		uint32_t queued = c->sb->snd.bytes.len;
 		uint32_t avail = sent < queued ? queued - sent : 0;
-		uint32_t wnd = c->snd.wnd < limited_cwnd(c) ? c->snd.wnd : limited_cwnd(c);
-		uint32_t usable = wnd > sent ? wnd - sent : 0;
-		if ((c->flags & (TF_IN_RECOVERY | TF_SACK)) == (TF_IN_RECOVERY | TF_SACK) && c->sb) {
-			/*
-			 * RFC 6675 5 (C), NextSeg rule 3: in SACK recovery new data
-			 * goes while the pipe, not everything since SND.UNA, is under
-			 * cwnd; the peer's window still bounds it.
-			 */
-			uint32_t pipe = tcp_sack_pipe(c);
-			uint32_t room = c->cwnd > pipe ? c->cwnd - pipe : 0;
-			uint32_t peer = c->snd.wnd > sent ? c->snd.wnd - sent : 0;
-			usable = room < peer ? room : peer;
-		}
+		uint32_t usable = tcp_recovery_usable(c, sent);
 		uint32_t len = avail ? segment_size(c, avail, usable) : 0;
 		if (len > before_sacked)
 			len = before_sacked;
@@ -560,15 +534,16 @@ void tcp_output(struct tcp_conn *c)
 		if (len) {
 			/* The FIN rides along if it ends the data and the window has room for it. */
 			bool fin = (c->flags & TF_FIN_QUEUED) && len == avail && len < usable;
-			send_data(c, len, fin);
+			/* Below SND.MAX, the output loop resends only what a timeout rewound (go-back-N). */
+			send_data(c, len, fin, TW_RTX_TIMEOUT);
 			continue;
 		}
 		if (fin_pending(c) && !avail && usable) {
 			/* The FIN alone (RFC 9293 3.10.4: after all queued data), within the window like data. */
-			send_data(c, 0, true);
+			send_data(c, 0, true, TW_RTX_TIMEOUT);
 			continue;
 		}
-		if ((avail || fin_pending(c)) && c->snd.nxt == c->snd.una && !c->rtx_at) {
+		if ((avail || fin_pending(c)) && c->snd.nxt == c->snd.una && !c->timer_at[TCP_TIMER_RTX]) {
 			/*
 			 * Data waits with nothing in flight (a zero or small window,
 			 * or a cork): the persist timer makes sure it does not wait
@@ -577,7 +552,7 @@ void tcp_output(struct tcp_conn *c)
 			 */
 			c->flags |= TF_PROBING;
 			c->backoff = 0;
-			c->rtx_at = c->stack->now + c->rto_us;
+			c->timer_at[TCP_TIMER_RTX] = c->stack->now + c->rto_us;
 		}
 		break;
 	}
@@ -586,15 +561,12 @@ void tcp_output(struct tcp_conn *c)
 	tcp_timer_update(c);
 }
 
-/*
- * Sends `len` bytes from `seq` again (and the FIN if it ends there), then
- * goes on sending from where SND.NXT was.
- */
-void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len)
+/* Sends `len` bytes from `seq` again (and the FIN if it ends there); SND.NXT stays where it was. */
+void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len, enum tw_rtx_reason why)
 {
 	if (!c->sb || !can_send_data(c))
 		return;
-	uint32_t data_end = c->snd.una + c->sb->snd.len;
+	uint32_t data_end = c->snd.una + c->sb->snd.bytes.len;
 	uint32_t resume = c->snd.nxt;
 	if (!seq_lt(seq, data_end))
 		len = 0;
@@ -604,7 +576,7 @@ void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len)
 	c->snd.nxt = seq;
 	c->flags &= (uint16_t)~TF_RTT_TIMING;   /* Karn: no sample across a retransmission */
 	if (len || fin)
-		send_data(c, len, fin);
+		send_data(c, len, fin, why);
 	if (seq_gt(resume, c->snd.nxt))
 		c->snd.nxt = resume;
 }
@@ -615,16 +587,14 @@ void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len)
  * past what the peer SACKed, as the window reopens; after a fast retransmit
  * it resumes where it was.
  */
-void tcp_retransmit_head(struct tcp_conn *c, bool rewind)
+void tcp_retransmit_head(struct tcp_conn *c, bool rewind, enum tw_rtx_reason why)
 {
 	if (!c->sb)
 		return;
-	uint32_t queued = c->sb->snd.len;
-	uint32_t len = queued < c->snd_mss ? queued : c->snd_mss;
+	uint32_t queued = c->sb->snd.bytes.len;
 	/* Not into what the peer SACKed (RFC 6675 NextSeg: only unSACKed bytes). */
-	if (c->sb->n_sacked && seq_lt(c->sb->sacked[0].left, c->snd.una + len))
-		len = c->sb->sacked[0].left - c->snd.una;
+	uint32_t len = tcp_recovery_unsacked_head(c, queued < c->snd_mss ? queued : c->snd_mss);
 	if (rewind)
 		c->snd.nxt = c->snd.una;
-	tcp_send_range(c, c->snd.una, len);
+	tcp_send_range(c, c->snd.una, len, why);
 }

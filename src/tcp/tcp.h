@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip/ip.h"
 #include "threeway.h"
 #include "wire/wire.h"
 
@@ -31,7 +32,7 @@ enum {
 	TF_ACK_DELAYED = 1u << 8,   /* an ACK is owed within delack time */
 	TF_PASSIVE = 1u << 9,       /* opened by a listener */
 	TF_IN_ACCEPTQ = 1u << 10,   /* waiting in its listener's accept queue */
-	TF_IN_RECOVERY = 1u << 11,  /* NewReno fast recovery (RFC 6582) */
+	/* 1u << 11 is free */
 	TF_RTT_TIMING = 1u << 12,   /* rtt_seq is being timed (no timestamps) */
 	TF_PEER_FIN = 1u << 13,     /* the peer's FIN has been received */
 	TF_LISTENER = 1u << 14,     /* a listening socket */
@@ -39,13 +40,59 @@ enum {
 };
 
 /*
- * Socket options and buffers: everything a connection needs once it carries
- * data. Half-open connections have none, so a SYN flood costs a control
- * block and nothing more.
+ * Buffers are built from chunks of one size, drawn from a pool the stack
+ * keeps, so memory follows the data: a connection that carries 64 bytes
+ * each way holds one chunk per direction while they are there, and none
+ * once they are read and acknowledged. Once warm, no packet allocates.
+ */
+#define TCP_CHUNK_SIZE 2048u
+
+struct tcp_pool {
+	void *free;                 /* chunks kept for reuse, linked through their first bytes */
+	uint32_t n_free;
+	uint32_t in_use;            /* chunks handed out now */
+	uint64_t allocated;         /* chunks ever taken from the C library */
+};
+
+/*
+ * Bytes at offsets from a head, stored in chunks: a circular array of chunk
+ * pointers, each NULL until something is written there. The send queue holds
+ * the bytes from SND.UNA on; the receive queue the unread in-order bytes and,
+ * beyond them at their offset from RCV.NXT, out-of-order data, so only the
+ * chunks that data touches exist.
  */
 struct tcp_ring {
-	uint8_t *buf;               /* allocated on first use */
-	uint32_t cap, head, len;    /* head: offset of the first byte */
+	uint8_t **slot;             /* n_slots chunk pointers; NULL until the first write */
+	uint32_t n_slots;
+	uint32_t first;             /* the slot of the chunk holding the head byte */
+	uint32_t head;              /* the head byte's offset in that chunk */
+	uint32_t len;               /* in-order bytes from the head */
+	uint32_t cap;               /* offsets [0, cap) may be written */
+	bool slot_malloced;         /* the slot array is too large for a chunk */
+};
+
+/*
+ * What the send queue knows of each segment it sent: its sequence space,
+ * when it last left, and how often it was sent again (what RACK, RFC 8985,
+ * reads). Records sit in blocks the size of a chunk, from the same pool.
+ */
+struct tcp_txrec {
+	uint32_t seq, len;          /* sequence space: data, and one for a FIN */
+	uint64_t sent_at;           /* the stack's clock when last sent */
+	uint16_t rexmits;           /* times sent again */
+};
+
+struct tcp_txblock {
+	struct tcp_txblock *next;
+	uint32_t first, count;      /* the live records are rec[first .. first + count) */
+	struct tcp_txrec rec[(TCP_CHUNK_SIZE - 16) / sizeof(struct tcp_txrec)];
+};
+_Static_assert(sizeof(struct tcp_txblock) <= TCP_CHUNK_SIZE, "a record block fits a chunk");
+
+struct tcp_sndq {
+	struct tcp_ring bytes;      /* from SND.UNA: sent and unacknowledged, then unsent */
+	struct tcp_txblock *head, *tail;
+	uint32_t n_recs;
 };
 
 #define TCP_OOO_MAX 8
@@ -57,14 +104,56 @@ struct tcp_ring {
  */
 #define TCP_RCV_SLACK (1u << 14)
 
+/*
+ * The loss-recovery state of a sender (recovery.c): the SACK scoreboard,
+ * where recovery is (enum tw_recovery) and what it has resent.
+ */
+struct tcp_recovery {
+	uint8_t state;              /* enum tw_recovery */
+	uint8_t dupacks;            /* duplicate ACKs in a row */
+	uint8_t n_sacked;
+	int32_t inflation;          /* RFC 6582 without SACK: what the window is inflated by in recovery */
+	uint32_t recover;           /* RFC 6582 "recover", RFC 6675 RecoveryPoint */
+	uint32_t high_rxt;          /* RFC 6675 HighRxt: the highest byte resent in recovery */
+	struct wire_sack_block sacked[TCP_SACKED_MAX];   /* what the peer SACKed, sorted */
+};
+
+struct tcp_conn;
+
+/*
+ * Congestion control behind a seam (cc/): the algorithm owns cwnd and
+ * ssthresh, and is told of events; loss detection and what to resend are the
+ * recovery module's.
+ */
+struct tcp_cc_ops {
+	const char *name;
+	void (*init)(struct tcp_conn *c, unsigned syn_rexmits);  /* established; the SYN or SYN-ACK was resent that often */
+	void (*on_ack)(struct tcp_conn *c, uint32_t acked);     /* new data ACKed, outside recovery */
+	void (*on_congestion)(struct tcp_conn *c);              /* recovery starts: a loss was detected */
+	void (*on_rto)(struct tcp_conn *c, bool first);         /* a retransmission timeout; `first` of this loss */
+	void (*after_recovery)(struct tcp_conn *c, uint32_t limit);   /* recovery ended; cwnd at most `limit` */
+	void (*after_idle)(struct tcp_conn *c, uint64_t idle_us);     /* sending resumes after an idle period */
+	void (*undo)(struct tcp_conn *c);                       /* the last reduction was spurious: restore */
+};
+
+struct tcp_cc {
+	const struct tcp_cc_ops *ops;
+	uint32_t priv[8];           /* the algorithm's own state */
+};
+
+/*
+ * Socket options and buffers: everything a connection needs once it carries
+ * data. Half-open connections have none, so a SYN flood costs a control
+ * block and nothing more.
+ */
 struct tcp_sockbuf {
-	struct tcp_ring snd;        /* bytes from snd.una on: sent-unacked, then unsent */
+	struct tcp_sndq snd;        /* bytes from snd.una on, and a record of each segment sent */
 	struct tcp_ring rcv;        /* unread in-order bytes; out-of-order data lies beyond len */
 	struct wire_sack_block ooo[TCP_OOO_MAX];   /* out-of-order ranges, most recent first */
 	uint8_t n_ooo;
-	struct wire_sack_block sacked[TCP_SACKED_MAX];   /* what the peer SACKed, sorted */
-	uint8_t n_sacked;
-	uint32_t high_rxt;          /* RFC 6675 HighRxt: the highest byte resent in recovery */
+	struct tcp_recovery rec;
+	struct tcp_cc cc;
+	uint64_t data_sent_at;      /* when data last went out (Linux's lsndtime) */
 	uint32_t pushed_seq;        /* the end of the last segment sent with PSH (Linux's) */
 	struct wire_sack_block dsack;   /* RFC 2883: a duplicate to report in the next ACK */
 	bool dsack_pending;
@@ -91,6 +180,17 @@ struct tcp_sockbuf {
 	struct tcp_sockbuf *notify_next;   /* the stack's queue of callbacks to run */
 	struct tcp_conn *owner;
 	struct tcp_sockbuf *prev, *next;   /* every sockbuf of the stack, to free them all */
+};
+
+/*
+ * A connection's timers, by kind, in the order they fire when due together.
+ * A new timer is a new entry here and a handler in timer.c.
+ */
+enum tcp_timer {
+	TCP_TIMER_DELACK,           /* the delayed ACK */
+	TCP_TIMER_RTX,              /* retransmission, SYN, or zero-window probe (TF_PROBING) */
+	TCP_TIMER_IDLE,             /* keepalive, FIN-WAIT-2 or TIME-WAIT */
+	TCP_TIMER_COUNT
 };
 
 struct tcp_wheel_node {
@@ -128,14 +228,13 @@ struct tcp_conn {
 	uint32_t ts_offset, ts_recent;
 	uint32_t srtt_us, rttvar_us, rto_us;
 	uint32_t rtt_seq, rtt_start_us;   /* the segment being timed, and when it left */
-	uint32_t cwnd, ssthresh, recover;
+	uint32_t cwnd, ssthresh;    /* written by the congestion control only */
 	uint32_t snd_sml;           /* end of the last small segment sent (Minshall) */
 	uint16_t snd_mss;           /* payload per segment, options excluded */
 	uint16_t rcv_mss;           /* advertised in our SYN */
 	uint16_t rcv_seg_max;       /* largest segment received: a "full" one */
 	uint8_t snd_wscale, rcv_wscale;
 	uint8_t backoff;            /* retransmissions of the current head */
-	uint8_t dupacks;
 	uint8_t quickacks;
 	uint8_t err;                /* pending errno for SO_ERROR */
 	uint8_t probes;             /* keepalive or window probes sent unanswered */
@@ -143,7 +242,7 @@ struct tcp_conn {
 	uint16_t queued;            /* listener: connections in the accept queue */
 	uint16_t half_open;         /* listener: connections in SYN-RECEIVED */
 	uint32_t ts_recent_stamp;   /* seconds clock when TS.Recent was set (RFC 7323 5.5) */
-	uint64_t rtx_at, delack_at, idle_at;   /* deadlines; 0: unarmed */
+	uint64_t timer_at[TCP_TIMER_COUNT];    /* deadlines by kind; 0: unarmed */
 	uint64_t oow_ack_at;        /* last challenge or out-of-window ACK */
 };
 
@@ -172,8 +271,8 @@ struct tw_stack {
 	struct tcp_conn **listen;   /* listeners by local port */
 	uint32_t listen_mask;
 	struct tcp_wheel wheel;
-	uint8_t *out;               /* one outgoing packet */
-	size_t out_cap;
+	struct ip_layer ip;         /* IP input and output, with the one outgoing packet's buffer */
+	struct tcp_pool pool;       /* buffer chunks */
 	uint32_t port_counter;      /* RFC 6056 algorithm 3 */
 	struct tcp_sockbuf *sockbufs;  /* every connection that has buffers */
 	struct tcp_sockbuf *notify;    /* sockets whose callback is due */
@@ -186,6 +285,13 @@ struct tw_stack {
 
 /* ---------------------------------------------------------------- functions */
 
+/* The addresses and ports a segment goes between: all the emit path needs of a connection. */
+struct tcp_flow {
+	uint8_t family;
+	const uint8_t *laddr, *raddr;
+	uint16_t lport, rport;
+};
+
 /* isn.c: RFC 6528 ISNs, timestamp offsets, keyed hashes of a 4-tuple. */
 enum tcp_hash_use { TCP_HASH_ISN = 1, TCP_HASH_TS, TCP_HASH_TABLE, TCP_HASH_PORT };
 uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_t family,
@@ -195,7 +301,7 @@ void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forc
 
 /* timer.c: the wheel, and what each deadline does. */
 void tcp_wheel_init(struct tcp_wheel *w, uint64_t now);
-void tcp_timer_update(struct tcp_conn *c);   /* after changing rtx_at, delack_at or idle_at */
+void tcp_timer_update(struct tcp_conn *c);   /* after changing timer_at[] */
 void tcp_timer_remove(struct tcp_conn *c);
 void tcp_timers_run(struct tw_stack *st, uint64_t now);
 uint64_t tcp_timers_next(const struct tw_stack *st);
@@ -223,68 +329,102 @@ void tcp_notify_flush(struct tw_stack *st);
 /* Ends a connection: error for the application (0: none), then CLOSED; frees it if orphaned. */
 void tcp_conn_done(struct tcp_conn *c, int err);
 void tcp_enter_time_wait(struct tcp_conn *c);
-bool tcp_has_addr(const struct tw_stack *st, uint8_t family, const uint8_t *addr);
-
-/* icmp.c: echo replies. 0 when answered, or a negative TW_DROP_* reason. */
-int tcp_icmp_input(struct tw_stack *st, uint8_t family, const uint8_t *src, const uint8_t *dst,
-		   const uint8_t *msg, size_t len);
 unsigned tcp_events(const struct tcp_conn *c);
+/* Tells the event hook about `c` (fills sock, local, remote). */
+void tcp_conn_event(const struct tcp_conn *c, struct tw_event *ev);
 
 /* output.c: building and sending segments. */
+/*
+ * Builds the segment `t` for `f` (ports, options and flags set by the
+ * caller) with `len` bytes of `data` from offset `off`, and sends it. No
+ * connection is needed: a RST for a segment with no connection goes this
+ * way. Returns false when nothing was sent.
+ */
+bool tcp_emit(struct tw_stack *st, const struct tcp_flow *f, struct wire_tcp *t, const struct tcp_ring *data,
+	      uint32_t off, uint32_t len);
 void tcp_send_syn(struct tcp_conn *c);        /* SYN, or SYN-ACK in SYN-RECEIVED */
 void tcp_send_ack(struct tcp_conn *c);
 void tcp_send_rst_for(struct tcp_conn *c);    /* R. seq=snd.nxt ack=rcv.nxt */
 void tcp_send_probe(struct tcp_conn *c);      /* seq snd.una - 1, no data */
 bool tcp_send_persist(struct tcp_conn *c);    /* data the window allows, else a probe */
 void tcp_output(struct tcp_conn *c);          /* data, FIN, and owed ACKs */
-void tcp_retransmit_head(struct tcp_conn *c, bool rewind);
-void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len);   /* resend, SND.NXT kept */
-void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
-		   const struct wire_tcp *seg);
+void tcp_retransmit_head(struct tcp_conn *c, bool rewind, enum tw_rtx_reason why);
+/* Resends `len` bytes from `seq` (and the FIN if it ends there); SND.NXT is kept. */
+void tcp_send_range(struct tcp_conn *c, uint32_t seq, uint32_t len, enum tw_rtx_reason why);
+/* Counts nothing; tells the event hook that sequence space went out again. */
+void tcp_retransmit_event(const struct tcp_conn *c, uint32_t seq, uint32_t len, enum tw_rtx_reason why);
+/* RFC 9293 3.10.7.1: the RST answering `in`, which came to `dst` from `src`. */
+void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *dst, const uint8_t *src,
+		   const struct wire_tcp *in);
 uint32_t tcp_rcv_space(const struct tcp_conn *c);
 uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn);
 uint32_t tcp_initial_window(const struct tcp_conn *c);
 uint32_t tcp_ts_now(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 
-/* input.c */
-int tcp_input(struct tw_stack *st, const uint8_t *pkt, size_t len);
+/* input.c: a TCP segment in a validated IP packet for one of the stack's addresses. */
+int tcp_input(struct tw_stack *st, const struct ip_packet *pkt);
 
-/* rtt.c: RFC 6298 and congestion control (RFC 5681, RFC 6582). */
+/* rtt.c: RFC 6298. */
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
 void tcp_rto_backoff(struct tcp_conn *c);
-void tcp_cc_init(struct tcp_conn *c);
-void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
-bool tcp_cc_dupack(struct tcp_conn *c);       /* true: fast retransmit now */
-void tcp_cc_partial_or_full_ack(struct tcp_conn *c, uint32_t ack, uint32_t acked);
-void tcp_cc_timeout(struct tcp_conn *c);
-void tcp_cc_enter_recovery(struct tcp_conn *c, uint32_t inflate_segs);
 
-/* sack.c: the scoreboard and RFC 6675 recovery. */
-void tcp_sack_update(struct tcp_conn *c, const struct wire_tcp_opts *o);
-void tcp_sack_trim(struct tcp_conn *c);
-bool tcp_sack_head_lost(const struct tcp_conn *c);
-void tcp_sack_recover(struct tcp_conn *c);
-uint32_t tcp_sack_pipe(const struct tcp_conn *c);
-uint32_t tcp_sack_skip(struct tcp_conn *c);
+/* cc/: the algorithms. */
+extern const struct tcp_cc_ops tcp_cc_newreno;
+/* The algorithm a new connection gets: the stack's. */
+const struct tcp_cc_ops *tcp_cc_default(const struct tw_stack *st);
 
-/* buf.c: the rings. */
-int tcp_ring_reserve(struct tcp_ring *r);
-void tcp_ring_free(struct tcp_ring *r);
-uint32_t tcp_ring_write(struct tcp_ring *r, const uint8_t *data, uint32_t len);
-void tcp_ring_write_at(struct tcp_ring *r, uint32_t off, const uint8_t *data, uint32_t len);
+/*
+ * recovery.c: loss detection and recovery. It owns the SACK scoreboard and
+ * the recovery state, decides what to resend, and tells the congestion
+ * control of congestion events; input.c reports what each ACK says.
+ */
+void tcp_recovery_init(struct tcp_conn *c);
+void tcp_recovery_sack(struct tcp_conn *c, const struct wire_tcp_opts *o);   /* before the ACK is processed */
+void tcp_recovery_new_ack(struct tcp_conn *c, uint32_t ack, uint32_t acked); /* SND.UNA has moved to `ack` */
+void tcp_recovery_dupack(struct tcp_conn *c);
+void tcp_recovery_after_ack(struct tcp_conn *c);   /* SACK: enter, go on with or leave recovery */
+void tcp_recovery_timeout(struct tcp_conn *c);     /* the retransmission timer fired on data */
+/* What may be sent now, `sent` bytes being past SND.UNA: cwnd, the pipe, Limited Transmit. */
+uint32_t tcp_recovery_usable(const struct tcp_conn *c, uint32_t sent);
+/* Where sending resumes past what the peer SACKed; how much may go before the next SACKed block. */
+uint32_t tcp_recovery_skip_sacked(struct tcp_conn *c);
+/* How much of the head segment (at most `len` bytes) is not SACKed. */
+uint32_t tcp_recovery_unsacked_head(const struct tcp_conn *c, uint32_t len);
+bool tcp_recovery_in_fast(const struct tcp_conn *c);
+uint32_t tcp_recovery_cwnd(const struct tcp_conn *c);   /* the congestion window in force */
+
+/* buf.c: the chunk pool, byte rings, the send queue's records, out-of-order data. */
+void *tcp_pool_get(struct tcp_pool *p);
+void tcp_pool_put(struct tcp_pool *p, void *chunk);
+void tcp_pool_fini(struct tcp_pool *p);
+bool tcp_ring_write_at(struct tcp_pool *p, struct tcp_ring *r, uint32_t off, const uint8_t *data, uint32_t len);
+uint32_t tcp_ring_append(struct tcp_pool *p, struct tcp_ring *r, const uint8_t *data, uint32_t len);
 void tcp_ring_read_at(const struct tcp_ring *r, uint32_t off, uint8_t *out, uint32_t len);
-void tcp_ring_consume(struct tcp_ring *r, uint32_t len);
+void tcp_ring_consume(struct tcp_pool *p, struct tcp_ring *r, uint32_t len);
+/* Gives back every chunk once nothing is held: call only when nothing lies beyond len either. */
+void tcp_ring_release_if_empty(struct tcp_pool *p, struct tcp_ring *r);
+void tcp_ring_free(struct tcp_pool *p, struct tcp_ring *r);
+int tcp_ring_set_cap(struct tcp_pool *p, struct tcp_ring *r, uint32_t cap);
+void tcp_sndq_sent(struct tcp_pool *p, struct tcp_sndq *q, uint32_t seq, uint32_t len, uint64_t now);
+void tcp_sndq_acked(struct tcp_pool *p, struct tcp_sndq *q, uint32_t una);
+void tcp_sndq_clear(struct tcp_pool *p, struct tcp_sndq *q);   /* bytes and records */
+const struct tcp_txrec *tcp_sndq_record(const struct tcp_sndq *q, uint32_t seq);
 uint32_t tcp_rcv_ooo_add(struct tcp_conn *c, uint32_t seq, const uint8_t *data, uint32_t len);
 uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c);
 
-/* api-side operations (user.c) */
+/* user.c: the user calls of RFC 9293 3.10 as the engine carries them out; src/api/ checks arguments. */
 int tcp_usr_connect(struct tcp_conn *c);
+long tcp_usr_send(struct tcp_conn *c, const uint8_t *data, uint32_t len, bool more);
+long tcp_usr_recv(struct tcp_conn *c, uint8_t *out, uint32_t len, bool peek);
+int tcp_usr_set_rcvbuf(struct tcp_conn *c, uint32_t bytes);
+int tcp_usr_set_sndbuf(struct tcp_conn *c, uint32_t bytes);
+void tcp_usr_set_nodelay(struct tcp_conn *c, bool on);
+void tcp_usr_set_cork(struct tcp_conn *c, bool on);
 void tcp_usr_close(struct tcp_conn *c);
 void tcp_usr_shutdown_wr(struct tcp_conn *c);
 void tcp_usr_stop_listening(struct tcp_conn *c);
 void tcp_usr_abort(struct tcp_conn *c);
-void tcp_after_read(struct tcp_conn *c);
 void tcp_keepalive_rearm(struct tcp_conn *c);
 uint16_t tcp_our_mss(const struct tw_stack *st, uint8_t family, const struct tcp_sockbuf *sb);
 void tcp_offer_options(struct tcp_conn *c);
@@ -293,6 +433,10 @@ static inline bool tcp_synchronized(const struct tcp_conn *c)
 {
 	return c->state >= TW_ESTABLISHED;
 }
-static inline size_t tcp_addr_len(uint8_t family) { return family == TW_AF_INET ? 4 : 16; }
+static inline size_t tcp_addr_len(uint8_t family) { return ip_addr_len(family); }
+static inline struct tcp_flow tcp_flow_of(const struct tcp_conn *c)
+{
+	return (struct tcp_flow){ c->family, c->laddr, c->raddr, c->lport, c->rport };
+}
 
 #endif

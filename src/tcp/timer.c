@@ -1,6 +1,7 @@
 /*
- * Timers. Each connection has three deadlines (retransmission or probe,
- * delayed ACK, and an idle one: keepalive, FIN-WAIT-2 or TIME-WAIT) and sits
+ * Timers. Each connection has a deadline per kind of timer (enum tcp_timer:
+ * delayed ACK, retransmission or probe, and an idle one: keepalive,
+ * FIN-WAIT-2 or TIME-WAIT), one handler per kind below, and sits
  * in a hashed timing wheel once, at the earliest. Arming, moving and firing
  * a timer cost the same however many connections there are; a deadline more
  * than one turn away stays in its slot and is passed over until its turn.
@@ -55,12 +56,9 @@ static void wheel_unlink(struct tcp_wheel *w, struct tcp_wheel_node *n)
 static uint64_t earliest_deadline(const struct tcp_conn *c)
 {
 	uint64_t t = UINT64_MAX;
-	if (c->rtx_at && c->rtx_at < t)
-		t = c->rtx_at;
-	if (c->delack_at && c->delack_at < t)
-		t = c->delack_at;
-	if (c->idle_at && c->idle_at < t)
-		t = c->idle_at;
+	for (int k = 0; k < TCP_TIMER_COUNT; k++)
+		if (c->timer_at[k] && c->timer_at[k] < t)
+			t = c->timer_at[k];
 	return t;
 }
 
@@ -120,7 +118,8 @@ static bool syn_timeout(struct tcp_conn *c)
 		tcp_rto_backoff(c);
 	c->stack->stats.retrans_segs++;
 	tcp_send_syn(c);
-	c->rtx_at = c->stack->now + c->rto_us;
+	tcp_retransmit_event(c, c->iss, 1, TW_RTX_SYN);
+	c->timer_at[TCP_TIMER_RTX] = c->stack->now + c->rto_us;
 	return true;
 }
 
@@ -139,7 +138,7 @@ static bool rtx_timeout(struct tcp_conn *c)
 {
 	struct tw_stack *st = c->stack;
 
-	c->rtx_at = 0;
+	c->timer_at[TCP_TIMER_RTX] = 0;
 	if (c->state == TW_SYN_SENT || c->state == TW_SYN_RECEIVED)
 		return syn_timeout(c);
 	if (c->flags & TF_PROBING) {
@@ -169,7 +168,7 @@ static bool rtx_timeout(struct tcp_conn *c)
 		uint64_t ivl = (uint64_t)c->rto_us << c->backoff;
 		if (ivl > st->cfg.probe_max_us)
 			ivl = st->cfg.probe_max_us;
-		c->rtx_at = st->now + ivl;
+		c->timer_at[TCP_TIMER_RTX] = st->now + ivl;
 		return true;
 	}
 	if (c->snd.una == c->snd.max)
@@ -192,17 +191,17 @@ static bool rtx_timeout(struct tcp_conn *c)
 		c->sb->rtx_since = st->now;
 	st->stats.timeouts++;
 	/* RFC 5681 3.1 (eq. 4) and RFC 6298 5.5: collapse the window, back off the timer. */
-	tcp_cc_timeout(c);
+	tcp_recovery_timeout(c);
 	tcp_rto_backoff(c);
 	c->backoff++;
 	c->flags &= (uint16_t)~TF_RTT_TIMING;   /* Karn: no sample from a retransmitted segment */
-	tcp_retransmit_head(c, true);
-	c->rtx_at = st->now + c->rto_us;
+	tcp_retransmit_head(c, true, TW_RTX_TIMEOUT);
+	c->timer_at[TCP_TIMER_RTX] = st->now + c->rto_us;
 	if (c->sb && c->sb->user_timeout_ms) {
 		/* Like Linux's tcp_clamp_rto_to_user_timeout: the timer fires when the user timeout does. */
 		uint64_t limit = c->sb->rtx_since + (uint64_t)c->sb->user_timeout_ms * 1000;
-		if (c->rtx_at > limit)
-			c->rtx_at = limit > st->now ? limit : st->now + 1;
+		if (c->timer_at[TCP_TIMER_RTX] > limit)
+			c->timer_at[TCP_TIMER_RTX] = limit > st->now ? limit : st->now + 1;
 	}
 	return true;
 }
@@ -211,7 +210,7 @@ static bool idle_timeout(struct tcp_conn *c)
 {
 	struct tw_stack *st = c->stack;
 
-	c->idle_at = 0;
+	c->timer_at[TCP_TIMER_IDLE] = 0;
 	switch (c->state) {
 	case TW_TIME_WAIT:
 		/* RFC 9293 3.10.8: when the 2 MSL timeout expires, delete the TCB. */
@@ -242,25 +241,38 @@ static bool idle_timeout(struct tcp_conn *c)
 	}
 	tcp_send_probe(c);
 	c->probes++;
-	c->idle_at = st->now + (uint64_t)c->sb->keep_intvl_s * 1000000;
+	c->timer_at[TCP_TIMER_IDLE] = st->now + (uint64_t)c->sb->keep_intvl_s * 1000000;
 	return true;
 }
 
+static bool delack_timeout(struct tcp_conn *c)
+{
+	c->timer_at[TCP_TIMER_DELACK] = 0;
+	if (c->flags & TF_ACK_DELAYED) {
+		/* Linux's tcp_delack_timer_handler: an ACK that waited in vain ends pingpong mode. */
+		if (c->sb)
+			c->sb->pingpong = false;
+		tcp_send_ack(c);
+	}
+	return true;
+}
+
+/*
+ * What each kind of timer does when it fires. A handler clears its own
+ * deadline (it may arm it again) and returns false when the connection is
+ * gone.
+ */
+static bool (*const timer_handlers[TCP_TIMER_COUNT])(struct tcp_conn *c) = {
+	[TCP_TIMER_DELACK] = delack_timeout,
+	[TCP_TIMER_RTX] = rtx_timeout,
+	[TCP_TIMER_IDLE] = idle_timeout,
+};
+
 static void conn_timers_fire(struct tcp_conn *c, uint64_t now)
 {
-	if (c->delack_at && c->delack_at <= now) {
-		c->delack_at = 0;
-		if (c->flags & TF_ACK_DELAYED) {
-			/* Linux's tcp_delack_timer_handler: an ACK that waited in vain ends pingpong mode. */
-			if (c->sb)
-				c->sb->pingpong = false;
-			tcp_send_ack(c);
-		}
-	}
-	if (c->rtx_at && c->rtx_at <= now && !rtx_timeout(c))
-		return;
-	if (c->idle_at && c->idle_at <= now && !idle_timeout(c))
-		return;
+	for (int k = 0; k < TCP_TIMER_COUNT; k++)
+		if (c->timer_at[k] && c->timer_at[k] <= now && !timer_handlers[k](c))
+			return;
 	tcp_timer_update(c);
 }
 

@@ -8,7 +8,6 @@
 #include "tcp/seq.h"
 #include "tcp/tcp.h"
 
-/* The window scale we offer: Linux's rule, from the largest receive buffer (RFC 7323 2.3). */
 /*
  * RFC 7323 2.3: the smallest shift that lets the window cover the largest
  * buffer (Linux: ilog2(space) - 15). Like Linux, a buffer the application
@@ -58,14 +57,14 @@ int tcp_usr_connect(struct tcp_conn *c)
 	tcp_offer_options(c);
 	tcp_choose_isn(st, c, 0);
 	c->snd.una = c->snd.nxt = c->snd.max = c->iss;
-	c->recover = c->iss;
+	tcp_recovery_init(c);
 	c->rcv_seg_max = 536;
 	c->rto_us = st->cfg.rto_initial_us;
 	tcp_set_state(c, TW_SYN_SENT);
 	tcp_hash_insert(c);
 	st->stats.active_opens++;
 	tcp_send_syn(c);
-	c->rtx_at = st->now + c->rto_us;
+	c->timer_at[TCP_TIMER_RTX] = st->now + c->rto_us;
 	tcp_timer_update(c);
 	return -EINPROGRESS;
 }
@@ -176,7 +175,7 @@ void tcp_usr_close(struct tcp_conn *c)
 	}
 	c->flags |= TF_ORPHAN;
 	if (c->sb) {
-		tcp_ring_free(&c->sb->rcv);
+		tcp_ring_free(&c->stack->pool, &c->sb->rcv);
 		c->sb->n_ooo = 0;
 	}
 	switch (c->state) {
@@ -188,7 +187,7 @@ void tcp_usr_close(struct tcp_conn *c)
 		queue_fin(c, TW_LAST_ACK);
 		break;
 	case TW_FIN_WAIT_2:
-		c->idle_at = c->stack->now + c->stack->cfg.fin_wait2_us;
+		c->timer_at[TCP_TIMER_IDLE] = c->stack->now + c->stack->cfg.fin_wait2_us;
 		tcp_timer_update(c);
 		break;
 	default:
@@ -220,7 +219,7 @@ void tcp_keepalive_rearm(struct tcp_conn *c)
 {
 	if (c->state != TW_ESTABLISHED)
 		return;
-	c->idle_at = c->sb && c->sb->keepalive ? c->stack->now + (uint64_t)c->sb->keep_idle_s * 1000000 : 0;
+	c->timer_at[TCP_TIMER_IDLE] = c->sb && c->sb->keepalive ? c->stack->now + (uint64_t)c->sb->keep_idle_s * 1000000 : 0;
 	c->probes = 0;
 	tcp_timer_update(c);
 }
@@ -230,7 +229,7 @@ void tcp_keepalive_rearm(struct tcp_conn *c)
  * twice what it was, and by a segment or more), tell the peer at once, as
  * Linux does, rather than wait for the next segment to carry it.
  */
-void tcp_after_read(struct tcp_conn *c)
+static void after_read(struct tcp_conn *c)
 {
 	if (!tcp_synchronized(c) || c->state == TW_TIME_WAIT || (c->flags & TF_PEER_FIN))
 		return;
@@ -257,4 +256,106 @@ void tcp_after_read(struct tcp_conn *c)
 	if ((c->flags & TF_ACK_DELAYED) && sb && sb->rcv.len == 0 &&
 	    (sb->small_twice || (sb->small_since_ack && !sb->pingpong)))
 		tcp_send_ack(c);
+}
+
+/* ------------------------------------------------------------ data and buffers */
+
+/*
+ * RFC 9293 3.10.2, SEND: queue what fits, then send what the windows allow.
+ * MSG_MORE corks for this call only: only full segments go now.
+ */
+long tcp_usr_send(struct tcp_conn *c, const uint8_t *data, uint32_t len, bool more)
+{
+	struct tcp_sockbuf *sb = c->sb;
+	struct tw_stack *st = c->stack;
+	/*
+	 * RFC 5681 4.1 as Linux (tcp_slow_start_after_idle_check): data to
+	 * send after more than an RTO with nothing in flight restarts from a
+	 * smaller window, since what the path could take then says little now.
+	 */
+	if (st->cfg.slow_start_after_idle && len && c->snd.una == c->snd.max && sb->data_sent_at &&
+	    st->now - sb->data_sent_at > c->rto_us)
+		sb->cc.ops->after_idle(c, st->now - sb->data_sent_at);
+	uint32_t n = tcp_ring_append(&st->pool, &sb->snd.bytes, data, len);
+	if (n == 0 && len)
+		return sb->snd.bytes.len < sb->snd.bytes.cap ? -ENOMEM : -EAGAIN;
+	bool cork = sb->cork;
+	if (more)
+		sb->cork = true;
+	tcp_output(c);
+	sb->cork = cork;
+	return n;
+}
+
+/* RFC 9293 3.10.3, RECEIVE: in-order bytes; reading opens the window. */
+long tcp_usr_recv(struct tcp_conn *c, uint8_t *out, uint32_t len, bool peek)
+{
+	struct tcp_sockbuf *sb = c->sb;
+	uint32_t n = sb->rcv.len < len ? sb->rcv.len : len;
+	tcp_ring_read_at(&sb->rcv, 0, out, n);
+	if (peek)
+		return n;
+	tcp_ring_consume(&c->stack->pool, &sb->rcv, n);
+	if (!sb->n_ooo)
+		tcp_ring_release_if_empty(&c->stack->pool, &sb->rcv);
+	after_read(c);
+	tcp_timer_update(c);
+	return n;
+}
+
+/* Linux's bounds on SO_RCVBUF and SO_SNDBUF: SOCK_MIN_RCVBUF, about, up to the largest buffer. */
+static uint32_t buffer_size(const struct tcp_conn *c, uint32_t bytes)
+{
+	uint32_t max = c->stack->cfg.rcvbuf_max;
+	uint32_t v = bytes < 2048 ? 2048 : bytes;
+	return v > max ? max : v;
+}
+
+int tcp_usr_set_rcvbuf(struct tcp_conn *c, uint32_t bytes)
+{
+	struct tcp_sockbuf *sb = c->sb;
+	uint32_t v = buffer_size(c, bytes);
+	/* The receive ring also holds out-of-order data beyond the unread bytes: no shrinking then. */
+	if (sb->n_ooo)
+		return -EBUSY;
+	/*
+	 * A window already offered is a promise: the ring keeps room for it
+	 * even when the buffer shrinks; the smaller size shows in windows
+	 * offered from now on.
+	 */
+	uint64_t cap = (uint64_t)v + TCP_RCV_SLACK;
+	if (tcp_synchronized(c) && seq_gt(c->rcv.adv, c->rcv.nxt)) {
+		uint64_t promised = (uint64_t)sb->rcv.len + (c->rcv.adv - c->rcv.nxt) + TCP_RCV_SLACK;
+		if (cap < promised)
+			cap = promised;
+	}
+	int e = tcp_ring_set_cap(&c->stack->pool, &sb->rcv, (uint32_t)cap);
+	if (e)
+		return e;
+	sb->rcvbuf = v;
+	sb->rcvbuf_locked = true;
+	if (sb->rcv_ssthresh > v)
+		sb->rcv_ssthresh = v;
+	return 0;
+}
+
+int tcp_usr_set_sndbuf(struct tcp_conn *c, uint32_t bytes)
+{
+	uint32_t v = buffer_size(c, bytes);
+	int e = tcp_ring_set_cap(&c->stack->pool, &c->sb->snd.bytes, v);
+	if (!e)
+		c->sb->sndbuf = v;
+	return e;
+}
+
+void tcp_usr_set_nodelay(struct tcp_conn *c, bool on)
+{
+	c->sb->nodelay = on;
+	tcp_output(c);
+}
+
+void tcp_usr_set_cork(struct tcp_conn *c, bool on)
+{
+	c->sb->cork = on;
+	tcp_output(c);
 }

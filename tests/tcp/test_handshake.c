@@ -1018,12 +1018,12 @@ static void test_listen_syn_queue_full_syn_dropped(void **state)
 	struct wire_tcp sa = syn_to_listener(h, PEER_PORT, PEER_ISS);
 	/* The SYN queue holds one: a second SYN is dropped, unanswered (Linux without cookies). */
 	struct h_seg s2 = peer_syn(PEER_PORT + 1, PEER_ISS);
-	assert_int_equal(h_feed(h, &s2), -TW_DROP_QUEUE_FULL);
+	assert_int_equal(h_feed(h, &s2), -TW_DROP_SYN_QUEUE_FULL);
 	h_expect_none(h);
 	assert_int_equal(h_conns(h), 2);
 	struct tw_stack_stats ss;
 	tw_stack_stats(h->st, &ss);
-	assert_int_equal(ss.drops[TW_DROP_QUEUE_FULL], 1);
+	assert_int_equal(ss.drops[TW_DROP_SYN_QUEUE_FULL], 1);
 
 	/* Once the first completes, the SYN queue has room: the retried SYN is answered. */
 	assert_int_equal(ack_synack(h, PEER_PORT, PEER_ISS, &sa), 0);
@@ -1055,7 +1055,7 @@ static void test_listen_accept_queue_full_syn_dropped(void **state)
 	assert_int_equal(h_conns(h), 3);
 
 	struct h_seg s3 = peer_syn(PEER_PORT + 2, PEER_ISS);
-	assert_int_equal(h_feed(h, &s3), -TW_DROP_QUEUE_FULL);
+	assert_int_equal(h_feed(h, &s3), -TW_DROP_ACCEPT_QUEUE_FULL);
 	h_expect_none(h);
 	assert_int_equal(h_conns(h), 3);
 
@@ -1090,7 +1090,7 @@ static void test_listen_reset_connection_stays_queued(void **state)
 	h_expect_none(h);
 	/* The queue is still over the backlog of 0: a new SYN is dropped. */
 	struct h_seg s2 = peer_syn(PEER_PORT + 1, PEER_ISS);
-	assert_int_equal(h_feed(h, &s2), -TW_DROP_QUEUE_FULL);
+	assert_int_equal(h_feed(h, &s2), -TW_DROP_ACCEPT_QUEUE_FULL);
 	h_expect_none(h);
 	assert_true(tw_events(l) & TW_POLLIN);
 	struct tw_sock *c = tw_accept(l, NULL, &err);

@@ -579,7 +579,7 @@ static void test_icmp_request_not_to_our_address(void **state)
 	for (size_t i = 0; i < sizeof(v4_others) / sizeof(v4_others[0]); i++) {
 		struct ping p = ping_req(h, DATA56, 8);
 		p.dst = &v4_others[i];
-		expect_dropped(h, &p, TW_DROP_NOT_OURS);
+		expect_dropped(h, &p, TW_DROP_NOT_LOCAL);
 	}
 	/* An IPv6 request to a stack with no IPv6 address. */
 	struct tw_addr me6 = v6(0x20, 0, 2), peer6 = v6(0x20, 0, 1);
@@ -587,14 +587,14 @@ static void test_icmp_request_not_to_our_address(void **state)
 	p6.type = WIRE_ICMP6_ECHO_REQUEST;
 	p6.src = &peer6;
 	p6.dst = &me6;
-	expect_dropped(h, &p6, TW_DROP_NOT_OURS);
+	expect_dropped(h, &p6, TW_DROP_NOT_LOCAL);
 	free_stack(h);
 
 	h = new_stack(TW_AF_INET6);
 	for (size_t i = 0; i < sizeof(v6_others) / sizeof(v6_others[0]); i++) {
 		struct ping p = ping_req(h, DATA56, 8);
 		p.dst = &v6_others[i];
-		expect_dropped(h, &p, TW_DROP_NOT_OURS);
+		expect_dropped(h, &p, TW_DROP_NOT_LOCAL);
 	}
 	free_stack(h);
 }
@@ -672,10 +672,10 @@ static void test_icmp_bad_checksum(void **state)
 		struct harness *h = new_stack(families[f]);
 		struct ping p = ping_req(h, DATA56, sizeof(DATA56));
 		p.bad_csum = true;
-		expect_dropped(h, &p, TW_DROP_MALFORMED);
+		expect_dropped(h, &p, TW_DROP_ICMP_MALFORMED);
 		p = ping_req(h, DATA56, 0);
 		p.bad_csum = true;
-		expect_dropped(h, &p, TW_DROP_MALFORMED);
+		expect_dropped(h, &p, TW_DROP_ICMP_MALFORMED);
 		free_stack(h);
 	}
 }
@@ -687,7 +687,7 @@ static void test_icmp6_checksum_needs_pseudo_header(void **state)
 	struct harness *h = new_stack(TW_AF_INET6);
 	struct ping p = ping_req(h, DATA56, sizeof(DATA56));
 	p.no_pseudo = true;
-	expect_dropped(h, &p, TW_DROP_MALFORMED);
+	expect_dropped(h, &p, TW_DROP_ICMP_MALFORMED);
 
 	/* Summed for another destination, then sent to ours. */
 	struct tw_addr other = v6(0x20, 0, 9);
@@ -696,7 +696,7 @@ static void test_icmp6_checksum_needs_pseudo_header(void **state)
 	p.dst = &other;
 	size_t len = build_ping(h, &p, buf, sizeof(buf));
 	memcpy(buf + 24, h->ours.bytes, 16);
-	assert_int_equal(tw_input(h->st, buf, len, h->now), -TW_DROP_MALFORMED);
+	assert_int_equal(tw_input(h->st, buf, len, h->now), -TW_DROP_ICMP_MALFORMED);
 	h_expect_none(h);
 	free_stack(h);
 }
@@ -716,7 +716,7 @@ static void test_icmp4_checksum_has_no_pseudo_header(void **state)
 	wire_put16(m + 2, 0);
 	ph.len = (uint32_t)(len - 20);
 	wire_put16(m + 2, wire_l4_csum(&ph, m, len - 20));
-	assert_int_equal(tw_input(h->st, buf, len, h->now), -TW_DROP_MALFORMED);
+	assert_int_equal(tw_input(h->st, buf, len, h->now), -TW_DROP_ICMP_MALFORMED);
 	h_expect_none(h);
 	free_stack(h);
 }
@@ -731,7 +731,7 @@ static void test_icmp_message_shorter_than_header(void **state)
 			struct ping p = ping_req(h, NULL, 0);
 			p.raw = LINUX_PING;
 			p.raw_len = n;
-			expect_dropped(h, &p, TW_DROP_MALFORMED);
+			expect_dropped(h, &p, TW_DROP_ICMP_MALFORMED);
 		}
 		free_stack(h);
 	}
@@ -750,7 +750,7 @@ static void test_icmp4_other_types_not_answered(void **state)
 	for (size_t i = 0; i < sizeof(types); i++) {
 		struct ping p = ping_req(h, DATA56, sizeof(DATA56));
 		p.type = types[i];
-		expect_dropped(h, &p, TW_DROP_NOT_OURS);
+		expect_dropped(h, &p, TW_DROP_ICMP_IGNORED);
 	}
 	free_stack(h);
 }
@@ -769,7 +769,7 @@ static void test_icmp6_other_types_not_answered(void **state)
 		p.type = types[i];
 		if (types[i] >= 133 && types[i] <= 137)
 			p.ttl = 255;   /* as neighbor discovery sends them (RFC 4861 6.1) */
-		expect_dropped(h, &p, TW_DROP_NOT_OURS);
+		expect_dropped(h, &p, TW_DROP_ICMP_IGNORED);
 	}
 	free_stack(h);
 }
@@ -784,7 +784,7 @@ static void test_icmp_echo_nonzero_code_not_answered(void **state)
 		for (size_t i = 0; i < sizeof(codes); i++) {
 			struct ping p = ping_req(h, DATA56, sizeof(DATA56));
 			p.code = codes[i];
-			expect_dropped(h, &p, TW_DROP_NOT_OURS);
+			expect_dropped(h, &p, TW_DROP_ICMP_IGNORED);
 		}
 		free_stack(h);
 	}
@@ -878,11 +878,11 @@ static void test_icmp_truncated_ip_packet(void **state)
 			assert_non_null(pkt);
 			memcpy(pkt, buf, cut);
 			struct tw_stack_stats before = stats_of(h);
-			assert_int_equal(tw_input(h->st, pkt, cut, h->now), -TW_DROP_MALFORMED);
+			assert_int_equal(tw_input(h->st, pkt, cut, h->now), -TW_DROP_IP_MALFORMED);
 			free(pkt);
 			h_expect_none(h);
 			struct tw_stack_stats after = stats_of(h);
-			assert_int_equal(after.drops[TW_DROP_MALFORMED], before.drops[TW_DROP_MALFORMED] + 1);
+			assert_int_equal(after.drops[TW_DROP_IP_MALFORMED], before.drops[TW_DROP_IP_MALFORMED] + 1);
 		}
 		assert_int_equal(stats_of(h).icmp_echo_replies, 0);
 		free_stack(h);
@@ -901,7 +901,7 @@ static void test_icmp4_total_length_shorter_than_message(void **state)
 	assert_int_equal(wire_ipv4_parse(&ip, buf, len), 0);
 	ip.total_len = (uint16_t)(len - 2);
 	assert_int_equal(wire_ipv4_emit(&ip, buf, sizeof(buf)), 20);
-	assert_int_equal(tw_input(h->st, buf, len, h->now), -TW_DROP_MALFORMED);
+	assert_int_equal(tw_input(h->st, buf, len, h->now), -TW_DROP_ICMP_MALFORMED);
 	h_expect_none(h);
 	free_stack(h);
 }
@@ -911,9 +911,9 @@ static void test_icmp_input_garbage(void **state)
 {
 	(void)state;
 	struct harness *h = new_stack(TW_AF_INET);
-	assert_int_equal(tw_input(h->st, NULL, 0, h->now), -TW_DROP_MALFORMED);
+	assert_int_equal(tw_input(h->st, NULL, 0, h->now), -TW_DROP_IP_MALFORMED);
 	static const uint8_t junk[64] = { 0x08, 0x00, 0xf7, 0xff };   /* an ICMP message without IP */
-	assert_int_equal(tw_input(h->st, junk, sizeof(junk), h->now), -TW_DROP_MALFORMED);
+	assert_int_equal(tw_input(h->st, junk, sizeof(junk), h->now), -TW_DROP_IP_MALFORMED);
 	h_expect_none(h);
 	free_stack(h);
 }

@@ -850,7 +850,7 @@ static void test_established_paws_reject_flood_rate_limited(void **state)
 		if (i)
 			h_advance(h, 10000);
 		struct h_seg s = peer_seg(&forger, WIRE_TCP_ACK, 0x12345678u + i * 100000u, 0x9abcdef0u);
-		assert_int_equal(h_feed(h, &s), -TW_DROP_INVALID);
+		assert_int_equal(h_feed(h, &s), -TW_DROP_PAWS);
 	}
 	assert_int_equal(h_pending(h), 2);
 	assert_int_equal(h->out[h->next_out].at, t0);
@@ -1065,7 +1065,7 @@ static void test_listen_syn_fin_dropped(void **state)
 	struct tw_sock *l = h_listen(h, 1);   /* room for one half-open connection */
 	struct h_seg sf = h_seg(WIRE_TCP_SYN | WIRE_TCP_FIN, PEER_ISS, 0);
 	h_opt_mss(&sf, 1460);
-	assert_int_equal(h_feed(h, &sf), -TW_DROP_INVALID);
+	assert_int_equal(h_feed(h, &sf), -TW_DROP_LISTEN_NOT_SYN);
 	h_expect_none(h);
 	assert_int_equal(h_conns(h), 1);
 	struct tw_stack_stats ss;

@@ -251,18 +251,6 @@ static bool arrive(struct drill_run *r, const struct drill_event *ev, uint64_t a
 	return true;
 }
 
-static const char *drop_reason(int drop)
-{
-	switch (-drop) {
-	case TW_DROP_MALFORMED: return "malformed";
-	case TW_DROP_NOT_OURS: return "not for its address";
-	case TW_DROP_NO_SOCKET: return "no connection or listener";
-	case TW_DROP_INVALID: return "refused by the segment-arrival checks";
-	case TW_DROP_QUEUE_FULL: return "queue full";
-	default: return "?";
-	}
-}
-
 static void run_inbound(struct drill_run *r, const struct drill_event *ev, uint64_t at)
 {
 	const struct drill_packet *pk = &ev->pkt;
@@ -293,7 +281,7 @@ static void run_inbound(struct drill_run *r, const struct drill_event *ev, uint6
 	}
 	int dropped = tw_input(r->st, r->scratch, n, r->now);
 	if (r->verbose && dropped < 0)
-		fprintf(r->out, "          (the stack dropped it: %s)\n", drop_reason(dropped));
+		fprintf(r->out, "          (the stack dropped it: %s)\n", tw_drop_name(-dropped));
 	drill_refresh_timers(r);
 	retry_calls(r);
 }

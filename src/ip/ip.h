@@ -1,0 +1,90 @@
+/*
+ * The IP layer: IPv4 and IPv6 input (validation, the stack's addresses,
+ * sources nothing may come from, fragments), the ICMP responder, and the
+ * IP header of every packet the stack sends. The transport above it is
+ * handed a validated packet with its addresses and never sees an IP header.
+ *
+ * It knows the wire layer and the public types only; the stack object that
+ * owns it (src/api/stack.c) passes transport packets on to src/tcp/.
+ */
+#ifndef THREEWAY_IP_H
+#define THREEWAY_IP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "threeway.h"
+#include "wire/wire.h"
+
+/* A validated packet for the transport: addresses, protocol and payload. */
+struct ip_packet {
+	uint8_t family;             /* TW_AF_INET or TW_AF_INET6 */
+	uint8_t proto;              /* WIRE_PROTO_TCP, ... */
+	uint8_t src[16], dst[16];   /* IPv4 in the first 4 bytes, the rest zero */
+	const uint8_t *payload;     /* borrowed from the packet given to ip_input */
+	size_t payload_len;
+	struct wire_pseudo pseudo;  /* for the transport's checksum */
+};
+
+/*
+ * The IP layer's state, inside the stack object. `cfg` is the stack's own
+ * configuration (addresses, MTU, output and event callbacks), `stats` its
+ * counters.
+ */
+struct ip_layer {
+	const struct tw_stack_config *cfg;
+	struct tw_stack_stats *stats;
+	const uint64_t *now;        /* the stack's clock, for events */
+	uint8_t *out;               /* one outgoing packet */
+	size_t out_cap;
+};
+
+/* What a fragment adds to its packet's description. */
+struct ip_fragment {
+	bool is_fragment;
+	bool more;                  /* more fragments follow (MF, M) */
+	uint32_t id;                /* identification: 16 bits in IPv4, 32 in IPv6 */
+	uint16_t offset;            /* bytes */
+};
+
+/* ip_input's result when the packet is for the transport in `*pkt`. */
+#define IP_DELIVER 1
+
+/*
+ * Parses and validates one received packet. Returns IP_DELIVER with `pkt`
+ * filled for a TCP segment to one of the stack's addresses, 0 when the IP
+ * layer dealt with the packet itself (an echo request answered), or a
+ * negative TW_DROP_* reason, counted and reported.
+ */
+int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *pkt);
+
+/*
+ * Sending: the transport writes its header and payload at ip_payload_area,
+ * then ip_send puts the IP header in front and hands the packet to the link.
+ * `cap` receives the room there is for the transport's bytes.
+ */
+uint8_t *ip_payload_area(struct ip_layer *ip, uint8_t family, size_t *cap);
+/* Returns false when the packet could not be built (nothing is sent). */
+bool ip_send(struct ip_layer *ip, uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
+	     size_t payload_len);
+
+/* Counts a dropped packet and tells the event hook; returns -why. */
+int ip_drop(struct ip_layer *ip, enum tw_drop why);
+/* Tells the event hook, if there is one. */
+void ip_event(const struct ip_layer *ip, struct tw_event *ev);
+
+/* Is `addr` one of the stack's own addresses? */
+bool ip_is_local(const struct tw_stack_config *cfg, uint8_t family, const uint8_t *addr);
+/* A source no packet may come from and nothing may be answered to. */
+bool ip_is_bad_source(uint8_t family, const uint8_t *addr);
+static inline size_t ip_addr_len(uint8_t family) { return family == TW_AF_INET ? 4 : 16; }
+static inline size_t ip_header_len(uint8_t family)
+{
+	return family == TW_AF_INET ? WIRE_IPV4_HDR_MIN : WIRE_IPV6_HDR_LEN;
+}
+
+/* icmp.c: the echo responder. 0 when answered, or a negative TW_DROP_* reason (not yet counted). */
+int ip_icmp_input(struct ip_layer *ip, const struct ip_packet *pkt);
+
+#endif
