@@ -15,6 +15,11 @@ for host in 10.7.0.2 '[2001:db8:7::2]'; do
 	[ "$ms" -lt 1000 ] || fail "curl took $ms ms to fail: the refusal was not immediate"
 	echo "ok: $host port 81 refused in $ms ms"
 done
+# The two SYNs are counted by their reason, which SIGUSR1 prints by name.
+serve_open_connections >/dev/null
+grep 'connections open' "$WORK/serve.log" | tail -1 | grep -Eq 'dropped: .*no-socket ([2-9]|[1-9][0-9])' ||
+	fail "the counters do not show the two refused SYNs as no-socket: $(tail -1 "$WORK/serve.log")"
+echo "ok: the refused SYNs counted as no-socket"
 stop_serve
 # The trace shows the SYN and its answer: RST+ACK, seq 0, acknowledging the SYN's ISN + 1, window 0.
 syn=$(grep -m1 '\.81: Flags \[S\], seq ' "$WORK/trace.log" | sed 's/.*Flags \[S\], seq \([0-9]*\).*/\1/')
