@@ -143,30 +143,42 @@ static void push_nops(struct wire_tcp_opts *o, int n)
  * <mss,sackOK,TS,nop,wscale>, <mss,nop,nop,sackOK,nop,wscale>,
  * <mss,nop,wscale>, <mss,nop,nop,sackOK>, <mss,sackOK,TS> and <mss>.
  */
-static void syn_options(const struct tcp_conn *c, struct wire_tcp_opts *o)
+void tcp_syn_options(const struct tcp_syn_offer *offer, struct wire_tcp_opts *o)
 {
-	bool sack = c->flags & TF_SACK, ts = c->flags & TF_TS, ws = c->flags & TF_WSCALE;
-
 	memset(o, 0, offsetof(struct wire_tcp_opts, list));
-	o->mss = c->rcv_mss;
+	o->mss = offer->mss;
 	wire_tcp_opt_push(o, WIRE_OPT_MSS, 4, NULL);
-	if (ts) {
-		o->ts_val = tcp_ts_now(c);
-		o->ts_ecr = c->state == TW_SYN_SENT ? 0 : c->ts_recent;
-		if (sack)
+	if (offer->ts) {
+		o->ts_val = offer->ts_val;
+		o->ts_ecr = offer->ts_ecr;
+		if (offer->sack)
 			wire_tcp_opt_push(o, WIRE_OPT_SACK_PERM, 2, NULL);
 		else
 			push_nops(o, 2);
 		wire_tcp_opt_push(o, WIRE_OPT_TS, 10, NULL);
-	} else if (sack) {
+	} else if (offer->sack) {
 		push_nops(o, 2);
 		wire_tcp_opt_push(o, WIRE_OPT_SACK_PERM, 2, NULL);
 	}
-	if (ws) {
-		o->wscale = c->rcv_wscale;
+	if (offer->wscale >= 0) {
+		o->wscale = (uint8_t)offer->wscale;
 		push_nops(o, 1);
 		wire_tcp_opt_push(o, WIRE_OPT_WSCALE, 3, NULL);
 	}
+}
+
+/* What a connection's SYN or SYN-ACK offers. */
+static struct tcp_syn_offer offer_of(const struct tcp_conn *c)
+{
+	bool ts = c->flags & TF_TS;
+	return (struct tcp_syn_offer){
+		.mss = c->rcv_mss,
+		.wscale = c->flags & TF_WSCALE ? c->rcv_wscale : -1,
+		.sack = c->flags & TF_SACK,
+		.ts = ts,
+		.ts_val = ts ? tcp_ts_now(c) : 0,
+		.ts_ecr = ts && c->state != TW_SYN_SENT ? c->ts_recent : 0,
+	};
 }
 
 /* How many SACK blocks a segment carries now: a D-SACK first, then the out-of-order ranges. */
@@ -287,7 +299,8 @@ void tcp_send_syn(struct tcp_conn *c)
 	bool synack = c->state == TW_SYN_RECEIVED;
 
 	seg_init(c, &seg, synack ? WIRE_TCP_SYN | WIRE_TCP_ACK : WIRE_TCP_SYN, c->iss);
-	syn_options(c, &seg.t.opt);
+	struct tcp_syn_offer offer = offer_of(c);
+	tcp_syn_options(&offer, &seg.t.opt);
 	seg.t.wnd = tcp_wnd_field(c, true);
 	c->rtt_start_us = (uint32_t)c->stack->now;   /* the handshake's RTT, if sent once */
 	emit(c, &seg);

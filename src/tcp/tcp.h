@@ -340,6 +340,15 @@ void tcp_conn_event(const struct tcp_conn *c, struct tw_event *ev);
  * connection is needed: a RST for a segment with no connection goes this
  * way. Returns false when nothing was sent.
  */
+/* What a SYN or SYN-ACK offers, with or without a connection (a SYN cookie's SYN-ACK has none). */
+struct tcp_syn_offer {
+	uint16_t mss;
+	int8_t wscale;              /* -1: no window scale option */
+	bool sack, ts;
+	uint32_t ts_val, ts_ecr;
+};
+/* The SYN options in Linux's layouts (tcp_options_write). */
+void tcp_syn_options(const struct tcp_syn_offer *offer, struct wire_tcp_opts *o);
 bool tcp_emit(struct tw_stack *st, const struct tcp_flow *f, struct wire_tcp *t, const struct tcp_ring *data,
 	      uint32_t off, uint32_t len);
 void tcp_send_syn(struct tcp_conn *c);        /* SYN, or SYN-ACK in SYN-RECEIVED */

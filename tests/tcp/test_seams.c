@@ -181,6 +181,38 @@ static void test_drop_names_distinct(void **state)
 	assert_string_equal(tw_drop_name(TW_DROP_COUNT), "?");
 }
 
+/* ------------------------------------------------------------- emit path */
+
+/*
+ * A SYN-ACK needs no connection to be sent: a flow (addresses, ports) and
+ * the options it offers are enough, as a SYN cookie's reply will need.
+ */
+static void test_emit_synack_without_a_connection(void **state)
+{
+	(void)state;
+	struct harness *h = h_new(TW_AF_INET6);
+	struct tcp_flow f = { TW_AF_INET6, h->ours.bytes, h->peer.bytes, OUR_PORT, PEER_PORT };
+	struct tcp_syn_offer offer = { .mss = 1440, .wscale = 7, .sack = true, .ts = true, .ts_val = 77, .ts_ecr = 5 };
+	struct wire_tcp t;
+	memset(&t, 0, sizeof(t));
+	t.flags = WIRE_TCP_SYN | WIRE_TCP_ACK;
+	t.seq = 123456;
+	t.ack = 1001;
+	t.wnd = 65535;
+	tcp_syn_options(&offer, &t.opt);
+	assert_true(tcp_emit(h->st, &f, &t, NULL, 0, 0));
+	assert_int_equal(h_conns(h), 0);
+	struct wire_tcp got = h_expect(h, WIRE_TCP_SYN | WIRE_TCP_ACK, 123456, 1001);
+	char layout[64];
+	assert_string_equal(h_opt_layout(&got, layout, sizeof(layout)), "mss,sackOK,TS,nop,wscale");
+	assert_int_equal(got.opt.mss, 1440);
+	assert_int_equal(got.opt.wscale, 7);
+	assert_int_equal(got.opt.ts_val, 77);
+	assert_int_equal(got.opt.ts_ecr, 5);
+	assert_int_equal(got.dport, PEER_PORT);
+	h_free(h);
+}
+
 /* ------------------------------------------------------ structs with a size */
 
 /* A config from an older threeway.h (shorter) gets the defaults for what it lacks. */
@@ -554,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_event_retransmission_of_synack),
 		cmocka_unit_test(test_event_drops_with_reason),
 		cmocka_unit_test(test_drop_names_distinct),
+		cmocka_unit_test(test_emit_synack_without_a_connection),
 		cmocka_unit_test(test_abi_config_from_older_header),
 		cmocka_unit_test(test_abi_config_from_newer_header),
 		cmocka_unit_test(test_abi_stats_and_info_written_to_callers_size),
