@@ -227,11 +227,14 @@ enum tw_drop {
 	TW_DROP_NO_MEMORY,          /* connection limit reached, or no memory for the connection */
 	/* A connection (RFC 9293 3.10.7.3, 3.10.7.4) */
 	TW_DROP_BAD_ACK,            /* acknowledges what was never sent (SYN-SENT, SYN-RECEIVED): RST */
-	TW_DROP_BAD_RST,            /* a RST that may not reset: no ACK in SYN-SENT, not at RCV.NXT in TIME-WAIT, out of window */
+	TW_DROP_BAD_RST,            /* a RST that may not reset: no ACK in SYN-SENT, not at RCV.NXT in TIME-WAIT */
 	TW_DROP_NOT_SYN,            /* SYN-SENT: neither SYN nor RST */
 	TW_DROP_PAWS,               /* RFC 7323 PAWS: an old timestamp */
 	TW_DROP_OUT_OF_WINDOW,      /* outside the receive window (RFC 9293's acceptability test) */
 	TW_DROP_NO_ACK,             /* a segment without ACK in a synchronized state */
+	TW_DROP_RST_CHALLENGED,     /* RFC 5961 3.2: an in-window RST not at RCV.NXT, answered with a challenge ACK */
+	TW_DROP_SYN_CHALLENGED,     /* RFC 5961 4.2: a SYN in a synchronized state, answered with a challenge ACK */
+	TW_DROP_ACK_OUT_OF_RANGE,   /* RFC 5961 5.2: an ACK of what was never sent or long acknowledged, answered with an ACK */
 	TW_DROP_COUNT
 };
 /* Room for drop reasons in tw_stack_stats, so new reasons do not move the fields after it. */

@@ -78,10 +78,8 @@ int tw_listen(struct tw_sock *s, int backlog)
 		backlog = 0;
 	if (backlog > 65535)
 		backlog = 65535;
-	if (c->state == TW_LISTEN) {
-		c->backlog = (uint16_t)backlog;
-		return 0;
-	}
+	if (c->state == TW_LISTEN)
+		return tcp_usr_listen(c, (uint16_t)backlog);
 	if (c->state != TW_CLOSED || (c->flags & (TF_FIN_QUEUED | TF_PEER_FIN)) || c->err)
 		return -EINVAL;
 	if (!c->family)
@@ -92,12 +90,7 @@ int tw_listen(struct tw_sock *s, int backlog)
 	const struct tcp_conn *other = tcp_listen_lookup(c->stack, c->family, c->laddr, c->lport);
 	if (other && memcmp(other->laddr, c->laddr, 16) == 0)
 		return -EADDRINUSE;
-	tcp_offer_options(c);
-	c->backlog = (uint16_t)backlog;
-	c->flags |= TF_LISTENER;
-	tcp_set_state(c, TW_LISTEN);
-	tcp_listen_insert(c);
-	return 0;
+	return tcp_usr_listen(c, (uint16_t)backlog);
 }
 
 static void endpoint_of(struct tw_endpoint *ep, uint8_t family, const uint8_t *addr, uint16_t port)
@@ -263,24 +256,7 @@ int tw_shutdown(struct tw_sock *s, int how)
 	struct tcp_conn *c = conn_of(s);
 	if (how != TW_SHUT_RD && how != TW_SHUT_WR && how != TW_SHUT_RDWR)
 		return -EINVAL;
-	/* Linux's inet_shutdown: a listener's sending side means nothing; its receiving side stops it. */
-	if (c->flags & TF_LISTENER) {
-		if (how != TW_SHUT_WR)
-			tcp_usr_stop_listening(c);
-		return 0;
-	}
-	/* ... and a connection still in SYN-SENT is abandoned (no RST: nothing is synchronized). */
-	if (c->state == TW_SYN_SENT) {
-		tcp_conn_done(c, ECONNRESET);
-		return 0;
-	}
-	if (!tcp_synchronized(c) && c->state != TW_SYN_RECEIVED)
-		return -ENOTCONN;
-	if (how != TW_SHUT_WR)
-		c->flags |= TF_RD_SHUT;
-	if (how != TW_SHUT_RD)
-		tcp_usr_shutdown_wr(c);
-	return 0;
+	return tcp_usr_shutdown(c, how != TW_SHUT_WR, how != TW_SHUT_RD);
 }
 
 int tw_close(struct tw_sock *s)
@@ -340,8 +316,7 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 	case TW_SO_SNDBUF:
 		return tcp_usr_set_sndbuf(c, value < 0 ? 0 : (uint32_t)value);
 	case TW_SO_KEEPALIVE:
-		sb->keepalive = value != 0;
-		tcp_keepalive_rearm(c);
+		tcp_usr_set_keepalive(c, value != 0);
 		return 0;
 	case TW_SO_LINGER0:
 		sb->linger0 = value != 0;
@@ -374,9 +349,7 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 			sb->keep_intvl_s = (uint32_t)value;
 			return 0;
 		}
-		sb->keep_idle_s = (uint32_t)value;
-		if (sb->keepalive)
-			tcp_keepalive_rearm(c);   /* as Linux: the new idle time applies now */
+		tcp_usr_set_keepidle(c, (uint32_t)value);
 		return 0;
 	case TW_TCP_KEEPCNT:
 		if (value < 1 || value > 127)

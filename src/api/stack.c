@@ -227,13 +227,7 @@ uint64_t tw_poll(struct tw_stack *st, uint64_t now)
 
 bool tw_stack_is_local(const struct tw_stack *st, const uint8_t *pkt, size_t len)
 {
-	if (!pkt || len < 1)
-		return false;
-	if (pkt[0] >> 4 == 4 && len >= WIRE_IPV4_HDR_MIN)
-		return ip_is_local(&st->cfg, TW_AF_INET, pkt + 16);
-	if (pkt[0] >> 4 == 6 && len >= WIRE_IPV6_HDR_LEN)
-		return ip_is_local(&st->cfg, TW_AF_INET6, pkt + 24);
-	return false;
+	return ip_packet_is_local(&st->cfg, pkt, len);
 }
 
 void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size)
@@ -258,6 +252,8 @@ const char *tw_drop_name(enum tw_drop why)
 		[TW_DROP_ACCEPT_QUEUE_FULL] = "accept-queue-full", [TW_DROP_NO_MEMORY] = "no-memory",
 		[TW_DROP_BAD_ACK] = "bad-ack", [TW_DROP_BAD_RST] = "bad-rst", [TW_DROP_NOT_SYN] = "not-syn",
 		[TW_DROP_PAWS] = "paws", [TW_DROP_OUT_OF_WINDOW] = "out-of-window", [TW_DROP_NO_ACK] = "no-ack",
+		[TW_DROP_RST_CHALLENGED] = "rst-challenged", [TW_DROP_SYN_CHALLENGED] = "syn-challenged",
+		[TW_DROP_ACK_OUT_OF_RANGE] = "ack-out-of-range",
 	};
 	if ((unsigned)why >= TW_DROP_COUNT || !names[why])
 		return "?";

@@ -1,6 +1,7 @@
 #include "threeway.h"
 
+/* The project's version, from CMake, so the library and its package never disagree. */
 const char *tw_version(void)
 {
-	return "0.1.0";
+	return TW_VERSION_STRING;
 }

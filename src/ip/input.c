@@ -8,12 +8,25 @@
 
 #include "ip/ip.h"
 
-int ip_drop(struct ip_layer *ip, enum tw_drop why)
+int ip_drop_packet(struct ip_layer *ip, enum tw_drop why, const struct ip_packet *pkt)
 {
 	ip->stats->drops[why]++;
-	struct tw_event ev = { .type = TW_EVENT_DROP, .drop = why };
-	ip_event(ip, &ev);
+	if (ip->cfg->event) {
+		struct tw_event ev = { .type = TW_EVENT_DROP, .drop = why };
+		if (pkt) {
+			size_t n = ip_addr_len(pkt->family);
+			ev.local.addr.family = ev.remote.addr.family = pkt->family;
+			memcpy(ev.local.addr.bytes, pkt->dst, n);
+			memcpy(ev.remote.addr.bytes, pkt->src, n);
+		}
+		ip_event(ip, &ev);
+	}
 	return -(int)why;
+}
+
+int ip_drop(struct ip_layer *ip, enum tw_drop why)
+{
+	return ip_drop_packet(ip, why, NULL);
 }
 
 void ip_event(const struct ip_layer *ip, struct tw_event *ev)
@@ -23,6 +36,17 @@ void ip_event(const struct ip_layer *ip, struct tw_event *ev)
 	ev->size = sizeof(*ev);
 	ev->now = *ip->now;
 	ip->cfg->event(ip->cfg->event_ctx, ev);
+}
+
+bool ip_packet_is_local(const struct tw_stack_config *cfg, const uint8_t *buf, size_t len)
+{
+	if (!buf || len < 1)
+		return false;
+	if (buf[0] >> 4 == 4 && len >= WIRE_IPV4_HDR_MIN)
+		return ip_is_local(cfg, TW_AF_INET, buf + 16);
+	if (buf[0] >> 4 == 6 && len >= WIRE_IPV6_HDR_LEN)
+		return ip_is_local(cfg, TW_AF_INET6, buf + 24);
+	return false;
 }
 
 bool ip_is_local(const struct tw_stack_config *cfg, uint8_t family, const uint8_t *addr)
@@ -96,10 +120,10 @@ static int parse_ipv6(struct ip_layer *ip, const uint8_t *buf, size_t len, struc
  * each is dropped and counted. TCP avoids them: the stack sends with DF and
  * an MSS that fits the link, and peers do the same for TCP.
  */
-static int fragment_input(struct ip_layer *ip, const struct ip_fragment *frag)
+static int fragment_input(struct ip_layer *ip, const struct ip_packet *p, const struct ip_fragment *frag)
 {
 	(void)frag;
-	return ip_drop(ip, TW_DROP_FRAGMENT);
+	return ip_drop_packet(ip, TW_DROP_FRAGMENT, p);
 }
 
 /* An upper-layer packet for us, whole: TCP up to the transport, ICMP to the responder. */
@@ -110,9 +134,9 @@ static int deliver(struct ip_layer *ip, const struct ip_packet *p)
 		return IP_DELIVER;
 	if (p->proto == icmp) {
 		int r = ip_icmp_input(ip, p);
-		return r ? ip_drop(ip, (enum tw_drop)-r) : 0;
+		return r ? ip_drop_packet(ip, (enum tw_drop)-r, p) : 0;
 	}
-	return ip_drop(ip, TW_DROP_PROTOCOL);
+	return ip_drop_packet(ip, TW_DROP_PROTOCOL, p);
 }
 
 int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p)
@@ -132,10 +156,10 @@ int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_pack
 		return r;
 	/* RFC 1122 3.2.1.3, RFC 9293 3.9.1: only our addresses, never from a source nothing can be answered to. */
 	if (!ip_is_local(ip->cfg, p->family, p->dst))
-		return ip_drop(ip, TW_DROP_NOT_LOCAL);
+		return ip_drop_packet(ip, TW_DROP_NOT_LOCAL, p);
 	if (ip_is_bad_source(p->family, p->src))
-		return ip_drop(ip, TW_DROP_BAD_SOURCE);
+		return ip_drop_packet(ip, TW_DROP_BAD_SOURCE, p);
 	if (frag.is_fragment)
-		return fragment_input(ip, &frag);
+		return fragment_input(ip, p, &frag);
 	return deliver(ip, p);
 }

@@ -69,11 +69,14 @@ uint8_t *ip_payload_area(struct ip_layer *ip, uint8_t family, size_t *cap);
 bool ip_send(struct ip_layer *ip, uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
 	     size_t payload_len);
 
-/* Counts a dropped packet and tells the event hook; returns -why. */
+/* Counts a dropped packet and tells the event hook, with its addresses when `pkt` has them; returns -why. */
 int ip_drop(struct ip_layer *ip, enum tw_drop why);
+int ip_drop_packet(struct ip_layer *ip, enum tw_drop why, const struct ip_packet *pkt);
 /* Tells the event hook, if there is one. */
 void ip_event(const struct ip_layer *ip, struct tw_event *ev);
 
+/* Is this packet addressed to one of the stack's addresses? The fixed header only: no validation. */
+bool ip_packet_is_local(const struct tw_stack_config *cfg, const uint8_t *buf, size_t len);
 /* Is `addr` one of the stack's own addresses? */
 bool ip_is_local(const struct tw_stack_config *cfg, uint8_t family, const uint8_t *addr);
 /* A source no packet may come from and nothing may be answered to. */

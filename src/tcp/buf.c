@@ -255,6 +255,23 @@ static bool rec_append(struct tcp_pool *p, struct tcp_sndq *q, uint32_t seq, uin
 	return true;
 }
 
+/* The records overlapping [seq, end) were sent again at `now`. Records are in sequence order. */
+static void mark_resent(struct tcp_sndq *q, uint32_t seq, uint32_t end, uint64_t now)
+{
+	for (struct tcp_txblock *b = q->head; b; b = b->next) {
+		for (uint32_t i = 0; i < b->count; i++) {
+			struct tcp_txrec *r = rec_at(b, i);
+			if (!seq_lt(r->seq, end))
+				return;
+			if (seq_lt(seq, r->seq + r->len)) {
+				r->sent_at = now;
+				if (r->rexmits < UINT16_MAX)
+					r->rexmits++;
+			}
+		}
+	}
+}
+
 /*
  * `len` of sequence space from `seq` left now. Records it overlaps were sent
  * before: they count a retransmission and take the new time; what lies past
@@ -265,22 +282,16 @@ void tcp_sndq_sent(struct tcp_pool *p, struct tcp_sndq *q, uint32_t seq, uint32_
 {
 	if (!len)
 		return;
-	uint32_t end = seq + len;
-	for (struct tcp_txblock *b = q->head; b; b = b->next) {
-		for (uint32_t i = 0; i < b->count; i++) {
-			struct tcp_txrec *r = rec_at(b, i);
-			if (seq_lt(seq, r->seq + r->len) && seq_lt(r->seq, end)) {
-				r->sent_at = now;
-				if (r->rexmits < UINT16_MAX)
-					r->rexmits++;
-			}
-		}
+	/* New data, the common case: past every record. */
+	if (!q->tail || seq_geq(seq, recs_end(q))) {
+		rec_append(p, q, seq, len, now);
+		return;
 	}
-	uint32_t from = q->tail ? recs_end(q) : seq;
-	if (seq_gt(from, seq) && seq_lt(from, end))
-		seq = from;
-	if (!q->tail || seq_geq(seq, from))
-		rec_append(p, q, seq, end - seq, now);
+	uint32_t end = seq + len;
+	mark_resent(q, seq, end, now);
+	uint32_t from = recs_end(q);
+	if (seq_lt(from, end))
+		rec_append(p, q, from, end - from, now);
 }
 
 /* SND.UNA moved to `una`: records wholly below it go, one it cuts is trimmed. */

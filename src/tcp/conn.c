@@ -501,7 +501,7 @@ void tcp_conn_done(struct tcp_conn *c, int err)
 	if (!queued)
 		unlink_from_parent(c);
 	tcp_set_state(c, TW_CLOSED);
-	c->timer_at[TCP_TIMER_RTX] = c->timer_at[TCP_TIMER_DELACK] = c->timer_at[TCP_TIMER_IDLE] = 0;
+	memset(c->timer_at, 0, sizeof(c->timer_at));   /* every kind of timer */
 	tcp_timer_remove(c);
 	if (err)
 		c->err = (uint8_t)err;

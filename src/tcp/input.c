@@ -43,7 +43,6 @@ static int drop_seg(struct tw_stack *st, const struct seg_in *s, const struct tc
 	return -(int)why;
 }
 
-
 /* ------------------------------------------------------------------ helpers */
 
 static bool oow_rate_limited(struct tcp_conn *c)
@@ -143,7 +142,7 @@ static void negotiate_mss(struct tcp_conn *c, const struct wire_tcp_opts *o)
 	const struct tw_stack_config *cfg = &c->stack->cfg;
 	/* RFC 9293 3.7.1: without the option, assume 536 (IPv4) or 1220 (IPv6, RFC 8200 5). */
 	uint32_t peer = o->has & WIRE_HAS_MSS ? o->mss : (c->family == TW_AF_INET ? 536 : 1220);
-	uint32_t ours = cfg->mtu - (c->family == TW_AF_INET ? 40 : 60);
+	uint32_t ours = tcp_mss_for_mtu(c->stack, c->family);
 	uint32_t mss = peer < ours ? peer : ours;
 	const struct tcp_sockbuf *sb = c->sb ? c->sb : (c->parent ? c->parent->sb : NULL);
 
@@ -206,6 +205,9 @@ static void update_window(struct tcp_conn *c, const struct seg_in *s)
 			c->timer_at[TCP_TIMER_RTX] = 0;
 			c->backoff = 0;
 		}
+		/* Linux's tcp_ack_update_window: data that waited for the window may have waited long. */
+		if (old != c->snd.wnd && c->sb && c->sb->snd.bytes.len > c->snd.nxt - c->snd.una)
+			tcp_idle_restart_check(c);
 	}
 }
 
@@ -248,6 +250,8 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 		uint32_t initial = tcp_initial_window(c);
 		c->sb->rcv_ssthresh = initial > offered ? initial : offered;
 	}
+	if (c->sb)
+		c->sb->data_sent_at = c->stack->now;   /* as Linux's tcp_init_transfer sets lsndtime */
 	tcp_set_state(c, TW_ESTABLISHED);
 	if (c->sb && c->sb->keepalive)
 		tcp_keepalive_rearm(c);
@@ -302,10 +306,8 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 		c->flags |= TF_WSCALE;
 	c->rcv_wscale = l->rcv_wscale;
 	c->rcv_mss = l->rcv_mss;
-	if (c->family == TW_AF_INET6 && c->rcv_mss > st->cfg.mtu - 60)
-		c->rcv_mss = (uint16_t)(st->cfg.mtu - 60);
-	if (c->family == TW_AF_INET && c->rcv_mss > st->cfg.mtu - 40)
-		c->rcv_mss = (uint16_t)(st->cfg.mtu - 40);
+	if (c->rcv_mss > tcp_mss_for_mtu(st, c->family))
+		c->rcv_mss = (uint16_t)tcp_mss_for_mtu(st, c->family);
 
 	/* RFC 9293 3.10.7.2: RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ; choose ISS. */
 	c->irs = s->t.seq;
@@ -556,18 +558,15 @@ static bool is_dupack(const struct tcp_conn *c, const struct seg_in *s)
 	       c->snd.max != c->snd.una;
 }
 
-/* Returns false when the segment must go no further. */
+/* RFC 5961 5.2 (and RFC 9293 for an ACK of what was not sent): SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT. */
+static bool ack_in_range(const struct tcp_conn *c, const struct seg_in *s)
+{
+	return !seq_gt(s->t.ack, c->snd.max) && !seq_lt(s->t.ack, c->snd.una - c->snd.max_wnd);
+}
+
+/* Returns false when the segment must go no further: the connection has moved on or gone. */
 static bool process_ack(struct tcp_conn *c, const struct seg_in *s)
 {
-	/*
-	 * RFC 5961 5.2: an ACK outside [SND.UNA - MAX.SND.WND, SND.NXT] is
-	 * answered with an ACK and the segment dropped. RFC 9293: an ACK of
-	 * something not yet sent is treated the same way.
-	 */
-	if (seq_gt(s->t.ack, c->snd.max) || seq_lt(s->t.ack, c->snd.una - c->snd.max_wnd)) {
-		challenge_ack(c);
-		return false;
-	}
 	c->probes = 0;   /* the peer is alive: probes so far were answered */
 	if (c->sb)
 		c->sb->last_ack_at = c->stack->now;
@@ -857,10 +856,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	 * other in-window RST is answered with a challenge ACK.
 	 */
 	if (rst) {
-		if (s->t.seq == c->rcv.nxt)
-			reset_by_peer(c);
-		else
+		if (s->t.seq != c->rcv.nxt) {
 			challenge_ack(c);
+			return drop_seg(st, s, c, TW_DROP_RST_CHALLENGED);
+		}
+		reset_by_peer(c);
 		return 0;
 	}
 	/* Fourth: SYN. RFC 5961 4.2: challenge ACK; a passive SYN-RECEIVED returns to LISTEN. */
@@ -870,7 +870,7 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 			return 0;
 		}
 		challenge_ack(c);
-		return 0;
+		return drop_seg(st, s, c, TW_DROP_SYN_CHALLENGED);
 	}
 	/* Fifth: ACK. Without it the segment is dropped. */
 	if (!has_flag(s, WIRE_TCP_ACK))
@@ -879,6 +879,11 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 		int r = syn_received_ack(c, s);
 		if (r || c->state == TW_SYN_RECEIVED)
 			return r;
+	}
+	/* An ACK out of range is answered with an ACK, and the segment dropped. */
+	if (!ack_in_range(c, s)) {
+		challenge_ack(c);
+		return drop_seg(st, s, c, TW_DROP_ACK_OUT_OF_RANGE);
 	}
 	if (!process_ack(c, s))
 		return 0;

@@ -28,6 +28,23 @@ uint32_t tcp_flight(const struct tcp_conn *c)
 }
 
 /*
+ * RFC 5681 4.1 as Linux does it (tcp_slow_start_after_idle_check): when
+ * nothing is in flight and no data has gone for more than an RTO, what the
+ * path could take then says little about now, and the window restarts
+ * smaller. Called when data is queued and when the peer's window changes
+ * with data waiting.
+ */
+void tcp_idle_restart_check(struct tcp_conn *c)
+{
+	const struct tw_stack *st = c->stack;
+	if (!st->cfg.slow_start_after_idle || !c->sb || c->snd.una != c->snd.max)
+		return;
+	uint64_t idle = st->now - c->sb->data_sent_at;
+	if (idle > c->rto_us)
+		c->sb->cc.ops->after_idle(c, idle);
+}
+
+/*
  * How far the window may open now: the free buffer, and, like Linux, no
  * further than rcv_ssthresh (the SYN's window at first, growing as data
  * arrives in receive_text, up to the buffer).

@@ -286,8 +286,13 @@ void tcp_recovery_dupack(struct tcp_conn *c)
 		return;
 	}
 	if (r->state == TW_RECOVERY_FAST) {
-		/* RFC 6582 3.2 step 3: inflate by one segment per further duplicate. */
-		r->inflation += c->snd_mss;
+		/*
+		 * RFC 6582 3.2 step 3: inflate by one segment per further duplicate;
+		 * beyond the largest window the peer offered it would change
+		 * nothing, so a peer's endless duplicates stop there.
+		 */
+		if (r->inflation < (int32_t)(c->snd.max_wnd < INT32_MAX - c->snd_mss ? c->snd.max_wnd : INT32_MAX - c->snd_mss))
+			r->inflation += c->snd_mss;
 		return;
 	}
 	if (r->dupacks < 255)

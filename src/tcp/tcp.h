@@ -334,12 +334,6 @@ unsigned tcp_events(const struct tcp_conn *c);
 void tcp_conn_event(const struct tcp_conn *c, struct tw_event *ev);
 
 /* output.c: building and sending segments. */
-/*
- * Builds the segment `t` for `f` (ports, options and flags set by the
- * caller) with `len` bytes of `data` from offset `off`, and sends it. No
- * connection is needed: a RST for a segment with no connection goes this
- * way. Returns false when nothing was sent.
- */
 /* What a SYN or SYN-ACK offers, with or without a connection (a SYN cookie's SYN-ACK has none). */
 struct tcp_syn_offer {
 	uint16_t mss;
@@ -349,6 +343,12 @@ struct tcp_syn_offer {
 };
 /* The SYN options in Linux's layouts (tcp_options_write). */
 void tcp_syn_options(const struct tcp_syn_offer *offer, struct wire_tcp_opts *o);
+/*
+ * Builds the segment `t` for `f` (flags, sequence numbers and options set
+ * by the caller) with `len` bytes of `data` from offset `off`, and sends it.
+ * No connection is needed: a RST for a segment with no connection goes
+ * this way. Returns false when nothing was sent.
+ */
 bool tcp_emit(struct tw_stack *st, const struct tcp_flow *f, struct wire_tcp *t, const struct tcp_ring *data,
 	      uint32_t off, uint32_t len);
 void tcp_send_syn(struct tcp_conn *c);        /* SYN, or SYN-ACK in SYN-RECEIVED */
@@ -370,6 +370,7 @@ uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn);
 uint32_t tcp_initial_window(const struct tcp_conn *c);
 uint32_t tcp_ts_now(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
+void tcp_idle_restart_check(struct tcp_conn *c);
 
 /* input.c: a TCP segment in a validated IP packet for one of the stack's addresses. */
 int tcp_input(struct tw_stack *st, const struct ip_packet *pkt);
@@ -424,6 +425,10 @@ uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c);
 
 /* user.c: the user calls of RFC 9293 3.10 as the engine carries them out; src/api/ checks arguments. */
 int tcp_usr_connect(struct tcp_conn *c);
+int tcp_usr_listen(struct tcp_conn *c, uint16_t backlog);
+int tcp_usr_shutdown(struct tcp_conn *c, bool rd, bool wr);
+void tcp_usr_set_keepalive(struct tcp_conn *c, bool on);
+void tcp_usr_set_keepidle(struct tcp_conn *c, uint32_t idle_s);
 long tcp_usr_send(struct tcp_conn *c, const uint8_t *data, uint32_t len, bool more);
 long tcp_usr_recv(struct tcp_conn *c, uint8_t *out, uint32_t len, bool peek);
 int tcp_usr_set_rcvbuf(struct tcp_conn *c, uint32_t bytes);
@@ -443,6 +448,11 @@ static inline bool tcp_synchronized(const struct tcp_conn *c)
 	return c->state >= TW_ESTABLISHED;
 }
 static inline size_t tcp_addr_len(uint8_t family) { return ip_addr_len(family); }
+/* The most payload a segment without options can carry on the stack's link. */
+static inline uint32_t tcp_mss_for_mtu(const struct tw_stack *st, uint8_t family)
+{
+	return st->cfg.mtu - (uint32_t)ip_header_len(family) - WIRE_TCP_HDR_MIN;
+}
 static inline struct tcp_flow tcp_flow_of(const struct tcp_conn *c)
 {
 	return (struct tcp_flow){ c->family, c->laddr, c->raddr, c->lport, c->rport };

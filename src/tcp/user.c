@@ -26,7 +26,7 @@ static uint8_t offered_wscale(const struct tw_stack *st, const struct tcp_sockbu
 /* The MSS we advertise: the link MTU less the IP and TCP headers, or the user's. */
 uint16_t tcp_our_mss(const struct tw_stack *st, uint8_t family, const struct tcp_sockbuf *sb)
 {
-	uint32_t mss = st->cfg.mtu - (family == TW_AF_INET ? 40 : 60);
+	uint32_t mss = tcp_mss_for_mtu(st, family);
 	if (sb && sb->user_mss && sb->user_mss < mss)
 		mss = sb->user_mss;
 	return (uint16_t)mss;
@@ -99,6 +99,58 @@ static void queue_fin(struct tcp_conn *c, enum tw_state next)
 		return;
 	tcp_set_state(c, next);
 	tcp_output(c);
+}
+
+/* RFC 9293 3.10.1, OPEN (passive), or a new backlog for a listener. */
+int tcp_usr_listen(struct tcp_conn *c, uint16_t backlog)
+{
+	c->backlog = backlog;
+	if (c->state == TW_LISTEN)
+		return 0;
+	tcp_offer_options(c);
+	c->flags |= TF_LISTENER;
+	tcp_set_state(c, TW_LISTEN);
+	return tcp_listen_insert(c);
+}
+
+/*
+ * shutdown(2) as Linux's inet_shutdown: a listener's sending side means
+ * nothing and its receiving side stops it; a connection still in SYN-SENT
+ * is abandoned (no RST: nothing is synchronized).
+ */
+int tcp_usr_shutdown(struct tcp_conn *c, bool rd, bool wr)
+{
+	if (c->flags & TF_LISTENER) {
+		if (rd)
+			tcp_usr_stop_listening(c);
+		return 0;
+	}
+	if (c->state == TW_SYN_SENT) {
+		tcp_conn_done(c, ECONNRESET);
+		return 0;
+	}
+	if (!tcp_synchronized(c) && c->state != TW_SYN_RECEIVED)
+		return -ENOTCONN;
+	if (rd)
+		c->flags |= TF_RD_SHUT;
+	if (wr)
+		tcp_usr_shutdown_wr(c);
+	return 0;
+}
+
+/* SO_KEEPALIVE: the idle time starts now, or the probes stop. */
+void tcp_usr_set_keepalive(struct tcp_conn *c, bool on)
+{
+	c->sb->keepalive = on;
+	tcp_keepalive_rearm(c);
+}
+
+/* TCP_KEEPIDLE: as Linux, a new idle time applies at once. */
+void tcp_usr_set_keepidle(struct tcp_conn *c, uint32_t idle_s)
+{
+	c->sb->keep_idle_s = idle_s;
+	if (c->sb->keepalive)
+		tcp_keepalive_rearm(c);
 }
 
 /* RFC 9293 3.10.5, SHUTDOWN for sending: a FIN after the queued data. */
@@ -268,17 +320,11 @@ long tcp_usr_send(struct tcp_conn *c, const uint8_t *data, uint32_t len, bool mo
 {
 	struct tcp_sockbuf *sb = c->sb;
 	struct tw_stack *st = c->stack;
-	/*
-	 * RFC 5681 4.1 as Linux (tcp_slow_start_after_idle_check): data to
-	 * send after more than an RTO with nothing in flight restarts from a
-	 * smaller window, since what the path could take then says little now.
-	 */
-	if (st->cfg.slow_start_after_idle && len && c->snd.una == c->snd.max && sb->data_sent_at &&
-	    st->now - sb->data_sent_at > c->rto_us)
-		sb->cc.ops->after_idle(c, st->now - sb->data_sent_at);
 	uint32_t n = tcp_ring_append(&st->pool, &sb->snd.bytes, data, len);
 	if (n == 0 && len)
 		return sb->snd.bytes.len < sb->snd.bytes.cap ? -ENOMEM : -EAGAIN;
+	if (n)
+		tcp_idle_restart_check(c);   /* as Linux's tcp_skb_entail, for data queued */
 	bool cork = sb->cork;
 	if (more)
 		sb->cork = true;

@@ -38,6 +38,14 @@ static size_t events_of(const struct events *e, enum tw_event_type type, const s
 
 static struct tcp_conn *conn_of(struct tw_sock *s) { return (struct tcp_conn *)s; }
 
+/* A stack and one connection the peer opened to it, with what `est` offers. */
+static struct harness *open_conn(struct peer *p, uint8_t family, struct est est)
+{
+	struct harness *h = h_new(family);
+	est_open(p, h, &est);
+	return h;
+}
+
 /* ------------------------------------------------------------------ events */
 
 /* A passive open, then our close: every state the connection passes through, with its endpoints. */
@@ -81,10 +89,8 @@ static void test_event_state_changes_of_a_connection(void **state)
 static void test_event_retransmission_by_timeout(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET6);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET6, est_default());
 	struct events e = { .n = 0 };
 	tw_stack_set_event_hook(h->st, record_event, &e);
 	assert_int_equal(app_write(&p, 100, 0), 100);
@@ -268,10 +274,8 @@ static void test_abi_config_from_newer_header(void **state)
 static void test_abi_stats_and_info_written_to_callers_size(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est_default());
 	union {
 		struct tw_stack_stats s;
 		uint8_t bytes[sizeof(struct tw_stack_stats)];
@@ -316,10 +320,8 @@ static uint32_t chunks_in_use(const struct harness *h)
 static void test_buffers_follow_the_data(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est_default());
 	assert_int_equal(chunks_in_use(h), 0);
 
 	peer_data(&p, 0, 64);
@@ -352,11 +354,10 @@ static void test_buffers_follow_the_data(void **state)
 static void test_buffers_out_of_order_data_takes_only_its_chunks(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
 	struct est est = est_default();
 	est.wnd = 65535;
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est);
 	/* One byte 60,000 bytes ahead: a slot array and one chunk. */
 	peer_data(&p, 60000, 1);
 	drain(h);
@@ -370,10 +371,8 @@ static void test_buffers_out_of_order_data_takes_only_its_chunks(void **state)
 static void test_sndq_records_transmit_time_and_retransmissions(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est_default());
 	const struct tcp_sndq *q = &conn_of(p.s)->sb->snd;
 	uint64_t t0 = h->now;
 	assert_int_equal(app_write(&p, 3000, 0), 3000);
@@ -413,10 +412,8 @@ static void test_sndq_records_transmit_time_and_retransmissions(void **state)
 static void test_sndq_record_counts_the_fin(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est_default());
 	assert_int_equal(app_write(&p, 10, 0), 10);
 	tw_shutdown(p.s, TW_SHUT_WR);
 	drain(h);
@@ -436,10 +433,8 @@ static void test_sndq_record_counts_the_fin(void **state)
 static void test_cc_newreno_undo_restores_the_window(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est_default());
 	struct tcp_conn *c = conn_of(p.s);
 	const struct tcp_cc_ops *cc = c->sb->cc.ops;
 	assert_ptr_equal(cc, &tcp_cc_newreno);
@@ -460,10 +455,8 @@ static void test_cc_newreno_undo_restores_the_window(void **state)
 static void test_cc_newreno_restart_after_idle(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
-	struct est est = est_default();
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est_default());
 	struct tcp_conn *c = conn_of(p.s);
 	uint32_t mss = c->snd_mss;
 	c->cwnd = 80 * mss;
@@ -506,17 +499,39 @@ static void test_cc_idle_restart_on_the_wire(void **state)
 	idle_then_burst(false, 30);
 }
 
+/* Linux also restarts the window when an ACK opens it for data that waited through the idle time. */
+static void test_cc_idle_restart_when_the_window_reopens(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct est est = est_default();
+	est.wnd = 65535;
+	struct harness *h = open_conn(&p, TW_AF_INET, est);
+	struct tcp_conn *c = conn_of(p.s);
+	c->cwnd = 40 * c->snd_mss;
+	assert_int_equal(app_write(&p, 100, 0), 100);
+	expect_data(&p, WIRE_TCP_ACK | WIRE_TCP_PSH, 0, 100);
+	p.wnd = 0;
+	peer_ack(&p, p.iss + 101);
+	assert_int_equal(app_write(&p, 30 * 1448, 0), 30 * 1448);
+	h_advance(h, 5000000);
+	drain(h);   /* zero-window probes */
+	p.wnd = 65535;
+	peer_ack(&p, p.iss + 101);
+	assert_int_equal(h_pending(h), 10);
+	h_free(h);
+}
+
 /* --------------------------------------------------------- recovery state */
 
 /* SACKs that show a loss: fast retransmit, the FAST state, then OPEN once the recovery point is ACKed. */
 static void test_recovery_states_through_a_sack_recovery(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
 	struct est est = est_default();
 	est.wnd = 65535;
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est);
 	struct events e = { .n = 0 };
 	tw_stack_set_event_hook(h->st, record_event, &e);
 	uint32_t mss = 1448, base = p.iss + 1;
@@ -554,12 +569,11 @@ static void test_recovery_states_through_a_sack_recovery(void **state)
 static void test_recovery_newreno_without_sack(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
 	struct peer p;
 	struct est est = est_default();
 	est.sack = false;
 	est.wnd = 65535;
-	est_open(&p, h, &est);
+	struct harness *h = open_conn(&p, TW_AF_INET, est);
 	struct events e = { .n = 0 };
 	tw_stack_set_event_hook(h->st, record_event, &e);
 	uint32_t mss = 1448, base = p.iss + 1;
@@ -575,6 +589,32 @@ static void test_recovery_newreno_without_sack(void **state)
 	assert_int_equal(ci.cwnd, ci.ssthresh + 3 * mss);   /* ssthresh plus the three duplicates */
 	peer_ack(&p, base + 6 * mss);
 	assert_int_equal(h_info(p.s).recovery, TW_RECOVERY_OPEN);
+	h_free(h);
+}
+
+/* A peer's endless duplicate ACKs in NewReno's recovery inflate the window no further than its largest offer. */
+static void test_recovery_newreno_inflation_bounded(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct est est = est_default();
+	est.sack = false;
+	est.ts = false;
+	est.wnd = 65535;
+	struct harness *h = open_conn(&p, TW_AF_INET, est);
+	struct tcp_conn *c = conn_of(p.s);
+	uint32_t mss = c->snd_mss, base = p.iss + 1;
+	assert_int_equal(app_write(&p, 6 * mss, 0), (long)(6 * mss));
+	drain(h);
+	for (int k = 0; k < 3; k++)
+		peer_ack(&p, base);
+	assert_int_equal(h_info(p.s).recovery, TW_RECOVERY_FAST);
+	for (int k = 0; k < 500; k++) {
+		peer_ack(&p, base);
+		drain(h);
+	}
+	assert_true(c->sb->rec.inflation > 0);
+	assert_true(c->sb->rec.inflation <= (int32_t)(c->snd.max_wnd + mss));
 	h_free(h);
 }
 
@@ -597,8 +637,10 @@ int main(void)
 		cmocka_unit_test(test_cc_newreno_undo_restores_the_window),
 		cmocka_unit_test(test_cc_newreno_restart_after_idle),
 		cmocka_unit_test(test_cc_idle_restart_on_the_wire),
+		cmocka_unit_test(test_cc_idle_restart_when_the_window_reopens),
 		cmocka_unit_test(test_recovery_states_through_a_sack_recovery),
 		cmocka_unit_test(test_recovery_newreno_without_sack),
+		cmocka_unit_test(test_recovery_newreno_inflation_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,23 +69,27 @@ static void newreno_after_recovery(struct tcp_conn *c, uint32_t limit)
 }
 
 /*
- * RFC 5681 4.1 as Linux does it (tcp_cwnd_restart): after an idle period
- * the window halves for every RTO that passed, down to the initial window;
- * ssthresh keeps three quarters of the old window.
+ * RFC 5681 4.1 as Linux does it (tcp_cwnd_restart), counted in segments as
+ * Linux counts: after an idle period the window halves for every RTO that
+ * passed, down to the initial window; ssthresh keeps three quarters of the
+ * old window.
  */
 static void newreno_after_idle(struct tcp_conn *c, uint64_t idle_us)
 {
-	uint32_t restart = c->stack->cfg.init_cwnd * c->snd_mss;
-	uint32_t cwnd = c->cwnd;
-	uint32_t three_quarters = (cwnd >> 1) + (cwnd >> 2);
+	uint32_t mss = c->snd_mss;
+	uint32_t segs = c->cwnd / mss;
+	uint32_t restart = c->stack->cfg.init_cwnd;
+	if (!segs)
+		return;
+	uint64_t three_quarters = (uint64_t)((segs >> 1) + (segs >> 2)) * mss;
 	if (c->ssthresh < three_quarters)
-		c->ssthresh = three_quarters;
-	if (restart > cwnd)
-		restart = cwnd;
+		c->ssthresh = (uint32_t)three_quarters;
+	if (restart > segs)
+		restart = segs;
 	uint64_t rto = c->rto_us ? c->rto_us : 1;
-	for (uint64_t left = idle_us; left > rto && cwnd > restart; left -= rto)
-		cwnd >>= 1;
-	c->cwnd = cwnd > restart ? cwnd : restart;
+	for (uint64_t left = idle_us; left > rto && segs > restart; left -= rto)
+		segs >>= 1;
+	c->cwnd = (segs > restart ? segs : restart) * mss;
 }
 
 /* The reduction was for nothing (a spurious retransmission): the window comes back, as Linux's tcp_undo_cwnd. */
