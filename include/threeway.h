@@ -122,6 +122,13 @@ typedef void (*tw_output_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
 #define TW_MAX_ADDRS 8
 
+/* When a listener answers a SYN with a SYN cookie instead of keeping state (Linux's tcp_syncookies). */
+enum tw_syncookies {
+	TW_SYNCOOKIES_OFF = 0,       /* never: a SYN that finds the SYN queue full is dropped */
+	TW_SYNCOOKIES_ON_OVERFLOW,   /* when the SYN queue is full (the default, as Linux's 1) */
+	TW_SYNCOOKIES_ALWAYS,        /* for every SYN: no half-open state at all (Linux's 2) */
+};
+
 struct tw_event;
 /*
  * Sees what happens inside the stack as it happens: state changes,
@@ -171,6 +178,7 @@ struct tw_stack_config {
 	bool slow_start_after_idle;     /* cwnd restarts after an idle RTO (RFC 5681 4.1; Linux's tcp_slow_start_after_idle) */
 	tw_event_fn event;              /* NULL: no events */
 	void *event_ctx;
+	uint8_t syncookies;             /* enum tw_syncookies: when SYN cookies answer SYNs (RFC 4987 3.6) */
 };
 
 /*
@@ -253,6 +261,12 @@ struct tw_stack_stats {
 	uint32_t conns;             /* sockets alive now, TIME-WAIT and listeners included */
 	uint32_t buffer_chunks;     /* buffer chunks in use now (send and receive data, segment records) */
 	uint64_t buffer_chunks_allocated;   /* chunks the stack ever took from the C library */
+	/* Listeners (RFC 4987): */
+	uint64_t syns_received;     /* SYNs that reached a listener */
+	uint64_t syn_queue_overflows;   /* of those, SYNs that found the SYN queue full */
+	uint64_t cookies_sent;      /* SYN-ACKs that carried a SYN cookie */
+	uint64_t cookies_valid;     /* third segments whose cookie checked */
+	uint64_t cookies_invalid;   /* ACKs to a listener that sent cookies, whose cookie did not */
 };
 /* Copies the first `size` bytes of the counters; call it through tw_stack_stats. */
 TW_API void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size);

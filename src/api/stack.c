@@ -44,6 +44,7 @@ static void config_defaults(struct tw_stack_config *cfg)
 	cfg->keepalive_probes = 9;
 	cfg->probe_max_us = 120000000;
 	cfg->slow_start_after_idle = true;  /* Linux tcp_slow_start_after_idle */
+	cfg->syncookies = TW_SYNCOOKIES_ON_OVERFLOW;   /* Linux tcp_syncookies = 1 */
 }
 
 void tw_stack_config_init_sized(struct tw_stack_config *cfg, size_t size)
@@ -107,6 +108,8 @@ static bool config_valid(const struct tw_stack_config *cfg)
 	if (cfg->rcvbuf_max < 2048 || cfg->rcvbuf_max > (1u << 31) || cfg->rcv_space_initial == 0)
 		return false;
 	if (cfg->rto_min_us == 0 || cfg->rto_initial_us < cfg->rto_min_us || cfg->rto_max_us < cfg->rto_initial_us)
+		return false;
+	if (cfg->syncookies > TW_SYNCOOKIES_ALWAYS)
 		return false;
 	return cfg->max_conns > 0 && cfg->delack_us > 0;
 }

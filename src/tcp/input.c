@@ -276,21 +276,13 @@ static void rtt_from_ack(struct tcp_conn *c, const struct seg_in *s)
 
 /* ---------------------------------------------------------------- LISTEN */
 
-static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t forced_iss)
+/* A connection for a SYN to listener `l`, in no table yet: what it offers, and the peer's ISN. */
+static struct tcp_conn *child_new(struct tcp_conn *l, const struct seg_in *s, uint32_t forced_iss)
 {
 	struct tw_stack *st = l->stack;
-	uint32_t syn_queue = l->backlog ? l->backlog : 1;
-
-	/*
-	 * Like Linux without SYN cookies: a SYN is dropped while the SYN queue
-	 * or the accept queue is full, and the peer retries.
-	 */
-	if (l->half_open >= syn_queue || l->queued > l->backlog)
-		return drop_seg(st, s, l, l->half_open >= syn_queue ? TW_DROP_SYN_QUEUE_FULL : TW_DROP_ACCEPT_QUEUE_FULL);
 	struct tcp_conn *c = tcp_conn_new(st);
 	if (!c)
-		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
-
+		return NULL;
 	c->family = s->family;
 	memcpy(c->laddr, s->dst, 16);
 	memcpy(c->raddr, s->src, 16);
@@ -319,10 +311,92 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 	c->snd.wnd = s->t.wnd;
 	c->snd.wl1 = s->t.seq;
 	negotiate(c, s);
+	return c;
+}
+
+/* The child is half-open now: in the table, counted against the listener's SYN queue. */
+static void child_half_open(struct tcp_conn *l, struct tcp_conn *c)
+{
 	tcp_set_state(c, TW_SYN_RECEIVED);
 	tcp_hash_insert(c);
 	l->half_open++;
-	st->stats.passive_opens++;
+	l->stack->stats.passive_opens++;
+}
+
+/*
+ * RFC 4987 3.6: the SYN-ACK for a SYN the listener keeps no state for. Its
+ * ISN is the cookie; as Linux, without timestamps it offers nothing but the
+ * MSS, since nothing else could come back.
+ */
+static int cookie_reply(struct tcp_conn *l, const struct seg_in *s)
+{
+	struct tw_stack *st = l->stack;
+	const struct tw_stack_config *cfg = &st->cfg;
+	const struct wire_tcp_opts *o = &s->t.opt;
+	struct tcp_flow f = { s->family, s->dst, s->src, s->t.dport, s->t.sport };
+
+	bool ts = cfg->timestamps && (o->has & WIRE_HAS_TS);
+	bool sack = ts && cfg->sack && (o->has & WIRE_HAS_SACK_PERM);
+	int peer_ws = ts && cfg->window_scaling && (o->has & WIRE_HAS_WSCALE) ? (o->wscale > 14 ? 14 : o->wscale) : -1;
+	uint16_t peer_mss = o->has & WIRE_HAS_MSS ? o->mss : (s->family == TW_AF_INET ? 536 : 1220);
+	uint16_t mss_used;
+	uint32_t iss = tcp_cookie_isn(st, &f, s->t.seq, peer_mss, &mss_used);
+
+	uint32_t our_mss = l->rcv_mss < tcp_mss_for_mtu(st, s->family) ? l->rcv_mss : tcp_mss_for_mtu(st, s->family);
+	/* The timestamp offset the connection will have (tcp_choose_isn's), so TSval runs on unbroken. */
+	uint32_t ts_offset = (uint32_t)(tcp_tuple_hash(st, TCP_HASH_ISN, s->family, s->dst, s->t.dport, s->src,
+							 s->t.sport) >> 32);
+	struct tcp_syn_offer offer = {
+		.mss = (uint16_t)our_mss, .wscale = peer_ws >= 0 ? (int8_t)l->rcv_wscale : -1, .sack = sack, .ts = ts,
+		.ts_val = ts ? tcp_cookie_tsval((uint32_t)(st->now / 1000) + ts_offset, peer_ws, sack, false) : 0,
+		.ts_ecr = ts ? o->ts_val : 0,
+	};
+	struct wire_tcp t;
+	memset(&t, 0, offsetof(struct wire_tcp, opt));
+	t.flags = WIRE_TCP_SYN | WIRE_TCP_ACK;
+	t.seq = iss;
+	t.ack = s->t.seq + 1;
+	uint32_t space = l->sb ? l->sb->rcvbuf : cfg->rcvbuf;
+	uint32_t w = tcp_initial_window_for(st, our_mss - (ts ? 12 : 0), space);
+	t.wnd = (uint16_t)(w > 65535 ? 65535 : w);
+	tcp_syn_options(&offer, &t.opt);
+	if (!tcp_emit(st, &f, &t, NULL, 0, 0))
+		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
+	st->stats.cookies_sent++;
+	if (l->sb)
+		l->sb->cookie_sent_at = st->now ? st->now : 1;
+	return 0;
+}
+
+/*
+ * Linux's tcp_conn_request: with the SYN queue full (or cookies always on)
+ * the SYN gets a cookie, or is dropped when cookies are off; then a full
+ * accept queue drops it either way, and the peer retries. A SYN that
+ * reopens a connection in TIME-WAIT (forced_iss) skips both, as Linux's.
+ */
+static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t forced_iss)
+{
+	struct tw_stack *st = l->stack;
+	uint8_t cookies = st->cfg.syncookies;
+	uint32_t syn_queue = l->backlog ? l->backlog : 1;
+	bool want_cookie = false;
+
+	st->stats.syns_received++;
+	if (!forced_iss && (cookies == TW_SYNCOOKIES_ALWAYS || l->half_open >= syn_queue)) {
+		if (l->half_open >= syn_queue)
+			st->stats.syn_queue_overflows++;
+		want_cookie = cookies != TW_SYNCOOKIES_OFF;
+		if (!want_cookie)
+			return drop_seg(st, s, l, TW_DROP_SYN_QUEUE_FULL);
+	}
+	if (l->queued > l->backlog)
+		return drop_seg(st, s, l, TW_DROP_ACCEPT_QUEUE_FULL);
+	if (want_cookie)
+		return cookie_reply(l, s);
+	struct tcp_conn *c = child_new(l, s, forced_iss);
+	if (!c)
+		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
+	child_half_open(l, c);
 
 	/*
 	 * DEVIATION(RFC 9293 3.10.7.2): data in a SYN is not queued for after
@@ -335,14 +409,105 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 	return 0;
 }
 
+/* Linux's TCP_SYNCOOKIE_VALID: ACKs are checked for cookies this long after the last one sent. */
+#define COOKIES_RECENT_US (2ull * 60 * 1000000)
+
+static bool cookies_recent(const struct tcp_conn *l)
+{
+	const struct tw_stack *st = l->stack;
+	return st->cfg.syncookies != TW_SYNCOOKIES_OFF && l->sb && l->sb->cookie_sent_at &&
+	       st->now - l->sb->cookie_sent_at <= COOKIES_RECENT_US;
+}
+
+/*
+ * What a returning cookie's SYN offered, as the options of a SYN: the MSS
+ * it encodes, and from the echoed timestamp the window scale and SACK
+ * (Linux's cookie_timestamp_decode). False when the stack would not have
+ * offered what the timestamp claims.
+ */
+static bool cookie_options(const struct tw_stack *st, const struct seg_in *s, uint16_t mss, struct wire_tcp_opts *o)
+{
+	memset(o, 0, offsetof(struct wire_tcp_opts, list));
+	o->has = WIRE_HAS_MSS;
+	o->mss = mss;
+	if (!(s->t.opt.has & WIRE_HAS_TS))
+		return true;   /* no timestamps: no window scale, no SACK either */
+	if (!st->cfg.timestamps)
+		return false;
+	int ws;
+	bool sack, ecn;
+	tcp_cookie_ts_decode(s->t.opt.ts_ecr, &ws, &sack, &ecn);
+	if ((sack && !st->cfg.sack) || (ws >= 0 && !st->cfg.window_scaling))
+		return false;
+	o->has |= WIRE_HAS_TS;
+	o->ts_val = s->t.opt.ts_val;
+	o->ts_ecr = s->t.opt.ts_ecr;
+	if (sack)
+		o->has |= WIRE_HAS_SACK_PERM;
+	if (ws >= 0) {
+		o->has |= WIRE_HAS_WSCALE;
+		o->wscale = (uint8_t)ws;
+	}
+	return true;
+}
+
+static int synchronized_input(struct tcp_conn *c, struct seg_in *s);
+
+enum { NOT_A_COOKIE = 1 };
+
+/*
+ * The third segment of a handshake answered with a cookie. A good cookie
+ * makes the connection as the SYN would have, half-open for a moment, and
+ * the segment then completes it the ordinary way, onto the accept queue,
+ * with any data it carries. Anything else is NOT_A_COOKIE, for the
+ * listener's ordinary answer.
+ */
+static int cookie_ack(struct tcp_conn *l, struct seg_in *s)
+{
+	struct tw_stack *st = l->stack;
+	struct tcp_flow f = { s->family, s->dst, s->src, s->t.dport, s->t.sport };
+	uint32_t iss = s->t.ack - 1, irs = s->t.seq - 1;
+	uint16_t mss = tcp_cookie_check(st, &f, iss, irs);
+	struct seg_in syn = *s;
+	if (!mss || !cookie_options(st, s, mss, &syn.t.opt)) {
+		st->stats.cookies_invalid++;
+		return NOT_A_COOKIE;
+	}
+	st->stats.cookies_valid++;
+	if (l->queued > l->backlog)
+		return drop_seg(st, s, l, TW_DROP_ACCEPT_QUEUE_FULL);
+	syn.t.seq = irs;
+	syn.t.flags = WIRE_TCP_SYN;
+	struct tcp_conn *c = child_new(l, &syn, iss ? iss : 1);
+	if (!c)
+		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
+	c->iss = iss;
+	c->snd.una = c->snd.nxt = iss;
+	c->snd.max = iss + 1;   /* the SYN-ACK that was sent */
+	c->snd.nxt = iss + 1;
+	c->flags |= TF_COOKIE;
+	child_half_open(l, c);
+	tcp_wnd_field(c, true);   /* the window the cookie's SYN-ACK offered */
+	int r = synchronized_input(c, s);
+	if (c->state == TW_SYN_RECEIVED)
+		tcp_conn_done(c, 0);   /* not completed after all: nothing is kept */
+	return r;
+}
+
 /* RFC 9293 3.10.7.2: a segment for a listener. */
-static int listen_input(struct tcp_conn *l, const struct seg_in *s)
+static int listen_input(struct tcp_conn *l, struct seg_in *s)
 {
 	struct tw_stack *st = l->stack;
 
 	/* First, check for a RST: an incoming RST is ignored. */
 	if (has_flag(s, WIRE_TCP_RST))
 		return drop_seg(st, s, l, TW_DROP_LISTEN_RST);
+	/* RFC 4987 3.6: a listener that sent cookies lately checks a third segment for one. */
+	if (has_flag(s, WIRE_TCP_ACK) && !has_flag(s, WIRE_TCP_SYN) && cookies_recent(l)) {
+		int r = cookie_ack(l, s);
+		if (r != NOT_A_COOKIE)
+			return r;
+	}
 	/* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>. */
 	if (has_flag(s, WIRE_TCP_ACK)) {
 		tcp_reply_rst(st, s->family, s->dst, s->src, &s->t);
@@ -760,7 +925,8 @@ static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
 	}
 	if (establish_buffers(c))
 		return drop_seg(st, s, c, TW_DROP_NO_MEMORY);
-	if (c->backoff == 0)
+	/* Karn: a SYN-ACK sent more than once gives no sample; nor one sent from a cookie, never timed. */
+	if (c->backoff == 0 && !(c->flags & TF_COOKIE))
 		tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
 	become_established(c, s);
 	if (c->flags & TF_FIN_QUEUED)

@@ -73,14 +73,18 @@ static uint32_t rcvbuf_of(const struct tcp_conn *c)
  * carry). The SYN offers what 16 bits hold of it; the rest opens once the
  * handshake has agreed on window scaling.
  */
-uint32_t tcp_initial_window(const struct tcp_conn *c)
+uint32_t tcp_initial_window_for(const struct tw_stack *st, uint32_t seg, uint32_t space)
 {
-	uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
-	uint32_t space = tcp_rcv_space(c);
-	uint32_t w = space < c->stack->cfg.rcv_space_initial ? space : c->stack->cfg.rcv_space_initial;
+	uint32_t w = space < st->cfg.rcv_space_initial ? space : st->cfg.rcv_space_initial;
 	if (seg && w >= seg)
 		w -= w % seg;   /* a buffer under one segment is offered as it is */
 	return w;
+}
+
+uint32_t tcp_initial_window(const struct tcp_conn *c)
+{
+	uint32_t seg = c->rcv_mss - ((c->flags & TF_TS) && c->state == TW_SYN_RECEIVED ? 12 : 0);
+	return tcp_initial_window_for(c->stack, seg, tcp_rcv_space(c));
 }
 
 /* The window field of a segment; updates the advertised right edge. */

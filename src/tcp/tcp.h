@@ -32,7 +32,7 @@ enum {
 	TF_ACK_DELAYED = 1u << 8,   /* an ACK is owed within delack time */
 	TF_PASSIVE = 1u << 9,       /* opened by a listener */
 	TF_IN_ACCEPTQ = 1u << 10,   /* waiting in its listener's accept queue */
-	/* 1u << 11 is free */
+	TF_COOKIE = 1u << 11,       /* made from a SYN cookie: its handshake was not timed */
 	TF_RTT_TIMING = 1u << 12,   /* rtt_seq is being timed (no timestamps) */
 	TF_PEER_FIN = 1u << 13,     /* the peer's FIN has been received */
 	TF_LISTENER = 1u << 14,     /* a listening socket */
@@ -154,6 +154,7 @@ struct tcp_sockbuf {
 	struct tcp_recovery rec;
 	struct tcp_cc cc;
 	uint64_t data_sent_at;      /* when data last went out (Linux's lsndtime) */
+	uint64_t cookie_sent_at;    /* a listener's: when it last answered with a SYN cookie */
 	uint32_t pushed_seq;        /* the end of the last segment sent with PSH (Linux's) */
 	struct wire_sack_block dsack;   /* RFC 2883: a duplicate to report in the next ACK */
 	bool dsack_pending;
@@ -368,12 +369,23 @@ void tcp_reply_rst(struct tw_stack *st, uint8_t family, const uint8_t *dst, cons
 uint32_t tcp_rcv_space(const struct tcp_conn *c);
 uint16_t tcp_wnd_field(struct tcp_conn *c, bool syn);
 uint32_t tcp_initial_window(const struct tcp_conn *c);
+/* The same without a connection: `seg` bytes of payload per segment, `space` of buffer. */
+uint32_t tcp_initial_window_for(const struct tw_stack *st, uint32_t seg, uint32_t space);
 uint32_t tcp_ts_now(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 void tcp_idle_restart_check(struct tcp_conn *c);
 
 /* input.c: a TCP segment in a validated IP packet for one of the stack's addresses. */
 int tcp_input(struct tw_stack *st, const struct ip_packet *pkt);
+
+/* cookie.c: SYN cookies (RFC 4987 3.6), in Linux's layout. */
+/* The cookie ISN for a SYN from the peer `f` leads to; `*mss_used` gets the MSS it encodes. */
+uint32_t tcp_cookie_isn(const struct tw_stack *st, const struct tcp_flow *f, uint32_t peer_isn, uint16_t peer_mss,
+			uint16_t *mss_used);
+/* The MSS a returning cookie encodes, or 0 when it is not one of ours or has expired. */
+uint16_t tcp_cookie_check(const struct tw_stack *st, const struct tcp_flow *f, uint32_t cookie, uint32_t peer_isn);
+uint32_t tcp_cookie_tsval(uint32_t ts_now, int peer_wscale, bool sack, bool ecn);
+void tcp_cookie_ts_decode(uint32_t ts_ecr, int *peer_wscale, bool *sack, bool *ecn);
 
 /* rtt.c: RFC 6298. */
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);

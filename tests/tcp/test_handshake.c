@@ -1013,7 +1013,10 @@ static void test_syn_received_timeout_synack_retries_config(void **state)
 static void test_listen_syn_queue_full_syn_dropped(void **state)
 {
 	(void)state;
-	struct harness *h = h_new(TW_AF_INET);
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.syncookies = TW_SYNCOOKIES_OFF;   /* Linux with tcp_syncookies = 0 */
+	struct harness *h = h_new_cfg(&cfg);
 	struct tw_sock *l = h_listen(h, 1);
 	struct wire_tcp sa = syn_to_listener(h, PEER_PORT, PEER_ISS);
 	/* The SYN queue holds one: a second SYN is dropped, unanswered (Linux without cookies). */
