@@ -144,9 +144,7 @@ static void churn(uint8_t family, size_t total, size_t at_once)
 	tw_stack_stats(ch.b, &sb);
 	assert_int_equal(sb.out_rsts, 0);
 	assert_int_equal(sb.passive_opens, total);
-	tw_pipe_free(ch.pipe);
-	tw_stack_free(ch.a);
-	tw_stack_free(ch.b);
+	h_free_joined(ch.pipe, ch.a, ch.b);
 }
 
 static void test_churn_1000_in_sequence_ipv4(void **state)

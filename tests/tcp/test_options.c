@@ -549,7 +549,7 @@ static void test_closed_connect_wscale_rcvbuf_max_2g(void **state)
 			assert_int_equal(err, -22 /* EINVAL */);
 			continue;
 		}
-		tw_stack_free(st);
+		h_stack_free(st, 0);
 		struct harness *h = h_new_cfg(&cfg);
 		struct tw_sock *s = h_connect(h);
 		struct wire_tcp syn = h_expect(h, WIRE_TCP_SYN, h_info(s).iss, 0);

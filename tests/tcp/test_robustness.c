@@ -445,7 +445,7 @@ static void test_config_min_snd_mss_below_48_refused(void **state)
 	int err = 0;
 	struct tw_stack *st = tw_stack_new(&cfg, &err);
 	assert_non_null(st);
-	tw_stack_free(st);
+	h_stack_free(st, 0);
 }
 
 /*
@@ -1154,7 +1154,7 @@ static void expect_config(const struct tw_stack_config *cfg, bool ok)
 	struct tw_stack *st = tw_stack_new(cfg, &err);
 	if (ok) {
 		assert_non_null(st);
-		tw_stack_free(st);
+		h_stack_free(st, 0);
 	} else {
 		assert_null(st);
 		assert_int_equal(err, -EINVAL);

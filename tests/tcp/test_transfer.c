@@ -208,9 +208,7 @@ static void transfer_family(uint8_t family, const struct tw_impairment *imp, uin
 	tw_stack_stats(w.b.st, &sb);
 	assert_int_equal(sa.conns, 0);
 	assert_int_equal(sb.conns, 0);
-	tw_pipe_free(w.pipe);
-	tw_stack_free(w.a.st);
-	tw_stack_free(w.b.st);
+	h_free_joined(w.pipe, w.a.st, w.b.st);
 }
 
 static void transfer(const struct tw_impairment *imp, uint64_t bytes, uint64_t seed)
