@@ -179,6 +179,7 @@ struct tw_stack_config {
 	tw_event_fn event;              /* NULL: no events */
 	void *event_ctx;
 	uint8_t syncookies;             /* enum tw_syncookies: when SYN cookies answer SYNs (RFC 4987 3.6) */
+	bool rfc1337;                   /* a RST does not end TIME-WAIT (RFC 1337); false as Linux's tcp_rfc1337 */
 };
 
 /*
@@ -243,6 +244,7 @@ enum tw_drop {
 	TW_DROP_RST_CHALLENGED,     /* RFC 5961 3.2: an in-window RST not at RCV.NXT, answered with a challenge ACK */
 	TW_DROP_SYN_CHALLENGED,     /* RFC 5961 4.2: a SYN in a synchronized state, answered with a challenge ACK */
 	TW_DROP_ACK_OUT_OF_RANGE,   /* RFC 5961 5.2: an ACK of what was never sent or long acknowledged, answered with an ACK */
+	TW_DROP_TIME_WAIT_RST,      /* RFC 1337: a RST to TIME-WAIT, ignored with rfc1337 on */
 	TW_DROP_COUNT
 };
 /* Room for drop reasons in tw_stack_stats, so new reasons do not move the fields after it. */

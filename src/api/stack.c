@@ -256,7 +256,7 @@ const char *tw_drop_name(enum tw_drop why)
 		[TW_DROP_BAD_ACK] = "bad-ack", [TW_DROP_BAD_RST] = "bad-rst", [TW_DROP_NOT_SYN] = "not-syn",
 		[TW_DROP_PAWS] = "paws", [TW_DROP_OUT_OF_WINDOW] = "out-of-window", [TW_DROP_NO_ACK] = "no-ack",
 		[TW_DROP_RST_CHALLENGED] = "rst-challenged", [TW_DROP_SYN_CHALLENGED] = "syn-challenged",
-		[TW_DROP_ACK_OUT_OF_RANGE] = "ack-out-of-range",
+		[TW_DROP_ACK_OUT_OF_RANGE] = "ack-out-of-range", [TW_DROP_TIME_WAIT_RST] = "time-wait-rst",
 	};
 	if ((unsigned)why >= TW_DROP_COUNT || !names[why])
 		return "?";

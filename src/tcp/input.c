@@ -619,6 +619,13 @@ static int time_wait_input(struct tcp_conn *c, const struct seg_in *s)
 	}
 	if (!paws_reject && s->t.seq == c->rcv.nxt && (s->len == 0 || has_flag(s, WIRE_TCP_RST))) {
 		if (has_flag(s, WIRE_TCP_RST)) {
+			/*
+			 * RFC 1337 (TIME-WAIT assassination): with protection on, a RST
+			 * cannot end TIME-WAIT early, and leaves its timer as it was (Linux's
+			 * tcp_rfc1337 = 1); by default, as Linux's 0, it ends it.
+			 */
+			if (st->cfg.rfc1337)
+				return drop_seg(st, s, c, TW_DROP_TIME_WAIT_RST);
 			tcp_conn_done(c, 0);
 			return 0;
 		}

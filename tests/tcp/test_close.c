@@ -340,6 +340,37 @@ static void test_time_wait_rst_at_rcv_nxt_ends(void **state)
 	conn_end(&c);
 }
 
+/*
+ * RFC 1337 with protection on (Linux's tcp_rfc1337 = 1): the same RST is
+ * ignored, and TIME-WAIT runs its full 2 MSL, the timer not restarted.
+ */
+static void test_time_wait_rst_ignored_with_rfc1337(void **state)
+{
+	(void)state;
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.rfc1337 = true;
+	struct conn c;
+	conn_open_on(&c, h_new_cfg(&cfg), NULL, PEER_PORT, M_ACTIVE | M_TS, PEER_ISS);
+	tw_close(c.s);
+	c.s = NULL;
+	expect_seg(&c, WIRE_TCP_FIN | WIRE_TCP_ACK, c.snd_nxt, c.rcv_nxt);
+	c.snd_nxt++;
+	peer_acks_all(&c);
+	peer_fin(&c, c.snd_nxt);
+	expect_ack(&c);
+	h_advance(c.h, 30000000);
+	struct h_seg r = pseg(&c, WIRE_TCP_RST, c.rcv_nxt, 0);
+	assert_int_equal(feed(&c, &r), -TW_DROP_TIME_WAIT_RST);
+	h_expect_none(c.h);
+	assert_int_equal(h_conns(c.h), 1);
+	h_advance(c.h, 29000000);
+	assert_int_equal(h_conns(c.h), 1);   /* 59 s after the FIN: still in TIME-WAIT */
+	h_advance(c.h, 2000000);
+	assert_int_equal(h_conns(c.h), 0);   /* 60 s from the FIN, not from the RST */
+	conn_end(&c);
+}
+
 /* RFC 5961 3.2: a RST in TIME-WAIT that is not at RCV.NXT does not end it. */
 static void test_time_wait_rst_not_at_rcv_nxt_ignored(void **state)
 {
@@ -894,6 +925,7 @@ int main(void)
 		T(test_fin_wait_1_fin_ack_enters_time_wait),
 		T(test_time_wait_fin_retransmit_acked_restarts_timer),
 		T(test_time_wait_rst_at_rcv_nxt_ends),
+		T(test_time_wait_rst_ignored_with_rfc1337),
 		T(test_time_wait_rst_not_at_rcv_nxt_ignored),
 		T(test_time_wait_syn_higher_seq_reopens),
 		T(test_time_wait_syn_higher_seq_reopens_ipv6),
