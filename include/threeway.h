@@ -180,6 +180,7 @@ struct tw_stack_config {
 	void *event_ctx;
 	uint8_t syncookies;             /* enum tw_syncookies: when SYN cookies answer SYNs (RFC 4987 3.6) */
 	bool rfc1337;                   /* a RST does not end TIME-WAIT (RFC 1337); false as Linux's tcp_rfc1337 */
+	uint64_t buffer_max_bytes;      /* all connections' buffered data together, at most (Linux's tcp_mem); 0: no bound */
 };
 
 /*
@@ -263,6 +264,7 @@ struct tw_stack_stats {
 	uint32_t conns;             /* sockets alive now, TIME-WAIT and listeners included */
 	uint32_t buffer_chunks;     /* buffer chunks in use now (send and receive data, segment records) */
 	uint64_t buffer_chunks_allocated;   /* chunks the stack ever took from the C library */
+	uint64_t buffer_refusals;   /* chunks refused at buffer_max_bytes: data not taken, to come again */
 	/* Listeners (RFC 4987): */
 	uint64_t syns_received;     /* SYNs that reached a listener */
 	uint64_t syn_queue_overflows;   /* of those, SYNs that found the SYN queue full */

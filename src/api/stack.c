@@ -45,6 +45,7 @@ static void config_defaults(struct tw_stack_config *cfg)
 	cfg->probe_max_us = 120000000;
 	cfg->slow_start_after_idle = true;  /* Linux tcp_slow_start_after_idle */
 	cfg->syncookies = TW_SYNCOOKIES_ON_OVERFLOW;   /* Linux tcp_syncookies = 1 */
+	cfg->buffer_max_bytes = 256ull << 20;          /* like Linux's tcp_mem on a small host */
 }
 
 void tw_stack_config_init_sized(struct tw_stack_config *cfg, size_t size)
@@ -162,6 +163,8 @@ struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
 		goto fail;
 	}
 	tcp_wheel_init(&st->wheel, 0);
+	uint64_t chunks = own.buffer_max_bytes / TCP_CHUNK_SIZE;
+	st->pool.max_in_use = own.buffer_max_bytes ? (uint32_t)(chunks > UINT32_MAX ? UINT32_MAX : chunks ? chunks : 1) : 0;
 	return st;
 fail:
 	if (st) {
@@ -238,6 +241,7 @@ void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out,
 	struct tw_stack_stats s = st->stats;
 	s.buffer_chunks = st->pool.in_use;
 	s.buffer_chunks_allocated = st->pool.allocated;
+	s.buffer_refusals = st->pool.refused;
 	memcpy(out, &s, size < sizeof(s) ? size : sizeof(s));
 }
 

@@ -26,6 +26,15 @@
 
 void *tcp_pool_get(struct tcp_pool *p)
 {
+	/*
+	 * The stack's memory bound: past it, data that arrives is not taken
+	 * (and not acknowledged: the peer sends it again) and a write takes
+	 * no more, whatever any one connection's buffer would allow.
+	 */
+	if (p->max_in_use && p->in_use >= p->max_in_use) {
+		p->refused++;
+		return NULL;
+	}
 	void *c = p->free;
 	if (c) {
 		memcpy(&p->free, c, sizeof(void *));

@@ -51,7 +51,9 @@ struct tcp_pool {
 	void *free;                 /* chunks kept for reuse, linked through their first bytes */
 	uint32_t n_free;
 	uint32_t in_use;            /* chunks handed out now */
+	uint32_t max_in_use;        /* the stack's bound (cfg.buffer_max_bytes); 0: none */
 	uint64_t allocated;         /* chunks ever taken from the C library */
+	uint64_t refused;           /* requests refused at the bound */
 };
 
 /*

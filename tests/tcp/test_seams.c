@@ -365,6 +365,46 @@ static void test_buffers_out_of_order_data_takes_only_its_chunks(void **state)
 	h_free(h);
 }
 
+/*
+ * The stack's bound on buffered data (buffer_max_bytes) holds whatever one
+ * connection's buffer would allow: data past it is not taken, not
+ * acknowledged, and taken when it comes again once there is room.
+ */
+static void test_buffers_stack_bound_refuses_then_recovers(void **state)
+{
+	(void)state;
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.buffer_max_bytes = 4 * TCP_CHUNK_SIZE;   /* a slot array and three chunks of data */
+	struct harness *h = h_new_cfg(&cfg);
+	struct peer p;
+	struct est est = est_default();
+	est_open(&p, h, &est);
+	for (uint32_t off = 0; off < 10000; off += 1000)
+		peer_data(&p, off, 1000);
+	drain(h);
+	struct tw_stack_stats ss;
+	tw_stack_stats(h->st, &ss);
+	assert_true(ss.buffer_chunks <= 4);
+	assert_true(ss.buffer_refusals > 0);
+	uint32_t taken = (uint32_t)tw_readable(p.s);
+	assert_true(taken >= 3 * TCP_CHUNK_SIZE - 1000 && taken <= 3 * TCP_CHUNK_SIZE);
+	assert_int_equal(h_info(p.s).rcv_nxt, p.irs + 1 + taken);
+	/* Read it all; the peer's retransmission of the rest is taken now. */
+	static uint8_t buf[16384];
+	assert_int_equal(tw_recv(p.s, buf, sizeof(buf), 0), taken);
+	for (uint32_t i = 0; i < taken; i++)
+		assert_int_equal(buf[i], pat(i, PEER_SALT));
+	uint32_t resend = taken - taken % 1000;
+	for (uint32_t off = resend; off < 10000; off += 1000) {
+		peer_data(&p, off, 1000);
+		uint32_t n = (uint32_t)tw_recv(p.s, buf, sizeof(buf), 0);
+		(void)n;
+	}
+	assert_int_equal(h_info(p.s).rcv_nxt, p.irs + 1 + 10000);
+	h_free(h);
+}
+
 /* --------------------------------------------------------- segment records */
 
 /* Each segment sent has a record: when it left, and how often it went again. */
@@ -632,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_abi_stats_and_info_written_to_callers_size),
 		cmocka_unit_test(test_buffers_follow_the_data),
 		cmocka_unit_test(test_buffers_out_of_order_data_takes_only_its_chunks),
+		cmocka_unit_test(test_buffers_stack_bound_refuses_then_recovers),
 		cmocka_unit_test(test_sndq_records_transmit_time_and_retransmissions),
 		cmocka_unit_test(test_sndq_record_counts_the_fin),
 		cmocka_unit_test(test_cc_newreno_undo_restores_the_window),
