@@ -158,7 +158,7 @@ struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
 	st->table = calloc(st->table_mask + 1, sizeof(*st->table));
 	st->listen = calloc(st->listen_mask + 1, sizeof(*st->listen));
 	st->ip.out = malloc(st->ip.out_cap);
-	if (!st->table || !st->listen || !st->ip.out) {
+	if (!st->table || !st->listen || !st->ip.out || tcp_reqs_init(st)) {
 		e = -ENOMEM;
 		goto fail;
 	}
@@ -168,6 +168,7 @@ struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
 	return st;
 fail:
 	if (st) {
+		tcp_reqs_free_all(st);
 		free(st->table);
 		free(st->listen);
 		free(st->ip.out);

@@ -172,6 +172,7 @@ void tcp_stack_free_all(struct tw_stack *st)
 	}
 	st->n_free_sockbufs = 0;
 	tcp_pool_fini(&st->pool);
+	tcp_reqs_free_all(st);
 }
 
 /* ------------------------------------------------------------ 4-tuple table */

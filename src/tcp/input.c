@@ -343,24 +343,14 @@ static int cookie_reply(struct tcp_conn *l, const struct seg_in *s)
 	uint32_t iss = tcp_cookie_isn(st, &f, s->t.seq, peer_mss, &mss_used);
 
 	uint32_t our_mss = l->rcv_mss < tcp_mss_for_mtu(st, s->family) ? l->rcv_mss : tcp_mss_for_mtu(st, s->family);
-	/* The timestamp offset the connection will have (tcp_choose_isn's), so TSval runs on unbroken. */
-	uint32_t ts_offset = (uint32_t)(tcp_tuple_hash(st, TCP_HASH_ISN, s->family, s->dst, s->t.dport, s->src,
-							 s->t.sport) >> 32);
 	struct tcp_syn_offer offer = {
 		.mss = (uint16_t)our_mss, .wscale = peer_ws >= 0 ? (int8_t)l->rcv_wscale : -1, .sack = sack, .ts = ts,
-		.ts_val = ts ? tcp_cookie_tsval((uint32_t)(st->now / 1000) + ts_offset, peer_ws, sack, false) : 0,
+		/* On the clock the connection will have, so TSval runs on unbroken from the cookie's. */
+		.ts_val = ts ? tcp_cookie_tsval((uint32_t)(st->now / 1000) + tcp_ts_offset_of(st, &f), peer_ws, sack, false)
+			     : 0,
 		.ts_ecr = ts ? o->ts_val : 0,
 	};
-	struct wire_tcp t;
-	memset(&t, 0, offsetof(struct wire_tcp, opt));
-	t.flags = WIRE_TCP_SYN | WIRE_TCP_ACK;
-	t.seq = iss;
-	t.ack = s->t.seq + 1;
-	uint32_t space = l->sb ? l->sb->rcvbuf : cfg->rcvbuf;
-	uint32_t w = tcp_initial_window_for(st, our_mss - (ts ? 12 : 0), space);
-	t.wnd = (uint16_t)(w > 65535 ? 65535 : w);
-	tcp_syn_options(&offer, &t.opt);
-	if (!tcp_emit(st, &f, &t, NULL, 0, 0))
+	if (!tcp_send_synack_for(st, l, &f, iss, s->t.seq + 1, &offer))
 		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
 	st->stats.cookies_sent++;
 	if (l->sb)
@@ -393,20 +383,64 @@ static int listen_syn(struct tcp_conn *l, const struct seg_in *s, uint32_t force
 		return drop_seg(st, s, l, TW_DROP_ACCEPT_QUEUE_FULL);
 	if (want_cookie)
 		return cookie_reply(l, s);
-	struct tcp_conn *c = child_new(l, s, forced_iss);
-	if (!c)
-		return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
-	child_half_open(l, c);
-
 	/*
+	 * A half-open entry, not a control block, until the peer answers.
 	 * DEVIATION(RFC 9293 3.10.7.2): data in a SYN is not queued for after
 	 * the handshake (there is no Fast Open); the peer sends it again, as
 	 * it does to Linux.
 	 */
-	tcp_send_syn(c);
-	c->timer_at[TCP_TIMER_RTX] = st->now + c->rto_us;
+	int r = tcp_req_new(l, s->family, s->dst, s->src, &s->t, forced_iss);
+	return r ? drop_seg(st, s, l, (enum tw_drop)-r) : 0;
+}
+
+/*
+ * The peer has sent more for a half-open entry: the control block it would
+ * have had since the SYN, made now, in SYN-RECEIVED with the SYN-ACK's
+ * timer where it was, so the segment meets every rule of that state.
+ */
+static struct tcp_conn *promote(struct tcp_conn *l, struct tcp_req *r, const struct seg_in *s)
+{
+	struct tw_stack *st = l->stack;
+	struct seg_in syn = { .family = s->family, .src = s->src, .dst = s->dst };
+	syn.t.sport = r->rport;
+	syn.t.dport = r->lport;
+	syn.t.seq = r->irs;
+	syn.t.flags = WIRE_TCP_SYN;
+	struct wire_tcp_opts *o = &syn.t.opt;
+	if (r->peer_mss) {
+		o->has |= WIRE_HAS_MSS;
+		o->mss = r->peer_mss;
+	}
+	if (r->opts & REQ_SACK)
+		o->has |= WIRE_HAS_SACK_PERM;
+	if (r->opts & REQ_TS) {
+		o->has |= WIRE_HAS_TS;
+		o->ts_val = r->ts_recent;
+	}
+	if (r->opts & REQ_WS) {
+		o->has |= WIRE_HAS_WSCALE;
+		o->wscale = r->peer_wscale;
+	}
+	struct tcp_conn *c = child_new(l, &syn, r->iss ? r->iss : 1);
+	if (!c)
+		return NULL;
+	c->iss = r->iss;
+	c->snd.una = r->iss;
+	c->snd.nxt = c->snd.max = r->iss + 1;   /* the SYN-ACK that was sent */
+	c->backoff = r->backoff;
+	c->rto_us = (uint32_t)tcp_req_rto(st, r->backoff);
+	c->rtt_start_us = r->synack_sent_us;
+	c->rcv.ack_sent = c->rcv.nxt;
+	uint64_t now_ms = st->now / 1000;
+	int32_t wait = (int32_t)(r->due_ms - (uint32_t)now_ms);
+	c->timer_at[TCP_TIMER_RTX] = (now_ms + (uint64_t)(wait > 0 ? wait : 0)) * 1000;
+	/* Not tcp_set_state: the connection has been in SYN-RECEIVED since the SYN, and said so. */
+	c->state = TW_SYN_RECEIVED;
+	tcp_hash_insert(c);
+	tcp_wnd_field(c, true);   /* the window the SYN-ACK offered */
 	tcp_timer_update(c);
-	return 0;
+	tcp_req_release(st, r, true);
+	return c;
 }
 
 /* Linux's TCP_SYNCOOKIE_VALID: ACKs are checked for cookies this long after the last one sent. */
@@ -1147,6 +1181,12 @@ int tcp_input(struct tw_stack *st, const struct ip_packet *pkt)
 	if (c)
 		return conn_input(c, s);
 	struct tcp_conn *l = tcp_listen_lookup(st, s->family, s->dst, s->t.dport);
+	struct tcp_req *r = tcp_req_lookup(st, s->family, s->dst, s->t.dport, s->src, s->t.sport);
+	if (r && l) {
+		if (!(c = promote(l, r, s)))
+			return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
+		return conn_input(c, s);
+	}
 	if (l)
 		return listen_input(l, s);
 	/* RFC 9293 3.10.7.1: CLOSED. A RST is dropped; anything else is answered with a RST. */

@@ -30,7 +30,7 @@ uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_
 	return tcp_siphash24(st->cfg.secret, msg, n);
 }
 
-void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forced_iss)
+uint32_t tcp_isn(const struct tw_stack *st, const struct tcp_flow *f, uint32_t *ts_offset)
 {
 	/*
 	 * One SipHash-2-4 of the serialized 4-tuple under the secret gives two
@@ -41,8 +41,21 @@ void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forc
 	 * RFC 7323 7.1: a random offset per connection keeps TSval from
 	 * revealing the host's clock or uptime.
 	 */
-	uint64_t h = tcp_tuple_hash(st, TCP_HASH_ISN, c->family, c->laddr, c->lport, c->raddr, c->rport);
-	uint32_t m = (uint32_t)(st->now / 4);
-	c->iss = forced_iss ? forced_iss : m + (uint32_t)h;
-	c->ts_offset = (uint32_t)(h >> 32);
+	uint64_t h = tcp_tuple_hash(st, TCP_HASH_ISN, f->family, f->laddr, f->lport, f->raddr, f->rport);
+	*ts_offset = (uint32_t)(h >> 32);
+	return (uint32_t)(st->now / 4) + (uint32_t)h;
+}
+
+uint32_t tcp_ts_offset_of(const struct tw_stack *st, const struct tcp_flow *f)
+{
+	uint32_t offset;
+	tcp_isn(st, f, &offset);
+	return offset;
+}
+
+void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forced_iss)
+{
+	struct tcp_flow f = tcp_flow_of(c);
+	uint32_t iss = tcp_isn(st, &f, &c->ts_offset);
+	c->iss = forced_iss ? forced_iss : iss;
 }

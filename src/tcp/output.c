@@ -399,6 +399,40 @@ bool tcp_send_persist(struct tcp_conn *c)
 	return false;
 }
 
+bool tcp_send_synack_for(struct tw_stack *st, const struct tcp_conn *l, const struct tcp_flow *f, uint32_t iss,
+			 uint32_t ack, const struct tcp_syn_offer *offer)
+{
+	struct wire_tcp t;
+	memset(&t, 0, offsetof(struct wire_tcp, opt));
+	t.flags = WIRE_TCP_SYN | WIRE_TCP_ACK;
+	t.seq = iss;
+	t.ack = ack;
+	/* The window a SYN-ACK offers, as tcp_wnd_field would for a connection of this listener. */
+	uint32_t space = l->sb ? l->sb->rcvbuf : st->cfg.rcvbuf;
+	uint32_t w = tcp_initial_window_for(st, offer->mss - (offer->ts ? 12u : 0u), space);
+	t.wnd = (uint16_t)(w > 65535 ? 65535 : w);
+	tcp_syn_options(offer, &t.opt);
+	return tcp_emit(st, f, &t, NULL, 0, 0);
+}
+
+void tcp_req_send_synack(struct tw_stack *st, const struct tcp_conn *l, struct tcp_req *r)
+{
+	uint8_t family = r->opts & REQ_V6 ? TW_AF_INET6 : TW_AF_INET;
+	struct tcp_flow f = { family, tcp_req_laddr(st, r), r->raddr, r->lport, r->rport };
+	uint32_t mss = tcp_mss_for_mtu(st, family);
+	bool ts = r->opts & REQ_TS;
+	struct tcp_syn_offer offer = {
+		.mss = (uint16_t)(l->rcv_mss < mss ? l->rcv_mss : mss),
+		.wscale = r->opts & REQ_WS ? (int8_t)l->rcv_wscale : -1,
+		.sack = r->opts & REQ_SACK,
+		.ts = ts,
+		.ts_val = ts ? (uint32_t)(st->now / 1000) + tcp_ts_offset_of(st, &f) : 0,
+		.ts_ecr = ts ? r->ts_recent : 0,
+	};
+	r->synack_sent_us = (uint32_t)st->now;   /* the handshake's RTT, if sent once */
+	tcp_send_synack_for(st, l, &f, r->iss, r->irs + 1, &offer);
+}
+
 /*
  * RFC 9293 3.10.7.1: the answer to a segment for no connection, built from
  * the segment alone.

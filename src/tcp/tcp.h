@@ -252,6 +252,41 @@ struct tcp_conn {
 /* The control block without its buffers stays at most 256 bytes (lwIP's is 288). */
 _Static_assert(sizeof(struct tcp_conn) <= 256 || sizeof(void *) > 8, "tcp_conn grew past 256 bytes");
 
+/*
+ * A half-open connection before its third segment (Linux's request_sock):
+ * what the SYN offered and what the SYN-ACK said, in 64 bytes. The control
+ * block is made only when the peer answers (req.c).
+ */
+enum {
+	REQ_V6 = 1u << 0,           /* an IPv6 connection */
+	REQ_SACK = 1u << 1,         /* SACK agreed */
+	REQ_TS = 1u << 2,           /* timestamps agreed */
+	REQ_WS = 1u << 3,           /* window scaling agreed; peer_wscale is the peer's */
+	REQ_DEAD = 1u << 4,         /* released: freed when its queue reaches it */
+};
+
+struct tcp_req {
+	struct tcp_req *hash_next;  /* the stack's table of half-open connections */
+	struct tcp_req *queue_next; /* its retransmission level's queue */
+	uint8_t raddr[16];
+	uint32_t iss, irs;
+	uint32_t ts_recent;         /* the SYN's TSval */
+	uint32_t synack_sent_us;    /* the stack's clock when the SYN-ACK left: the handshake's RTT */
+	uint32_t due_ms;            /* when the SYN-ACK goes again: the stack's clock in ms, low 32 bits */
+	uint16_t lport, rport;
+	uint16_t peer_mss;          /* 0: the SYN had no MSS option */
+	uint8_t laddr_index;        /* the local address, as its index in cfg.addrs */
+	uint8_t opts;               /* REQ_* */
+	uint8_t peer_wscale;
+	uint8_t backoff;            /* SYN-ACK retransmissions so far */
+};
+_Static_assert(sizeof(struct tcp_req) <= 64 || sizeof(void *) > 8, "a half-open connection fits 64 bytes");
+
+/* Half-open connections waiting for their next SYN-ACK, one queue per retransmission count: each is in time order. */
+struct tcp_req_queue {
+	struct tcp_req *head, *tail;
+};
+
 /* -------------------------------------------------------------------- stack */
 
 #define TCP_WHEEL_SLOTS 4096u       /* 1 ms ticks: about 4 s per turn */
@@ -283,6 +318,11 @@ struct tw_stack {
 	uint32_t n_free;
 	struct tcp_sockbuf *free_sockbufs;   /* recycled buffers and options (rings freed) */
 	uint32_t n_free_sockbufs;
+	struct tcp_req **reqs;      /* half-open connections by 4-tuple, keyed hash */
+	uint32_t reqs_mask;
+	struct tcp_req_queue *req_queues;   /* by retransmission count, 0 .. synack_retries */
+	struct tcp_req *free_reqs;
+	uint32_t n_free_reqs;
 	struct tw_stack_stats stats;
 };
 
@@ -299,6 +339,8 @@ struct tcp_flow {
 enum tcp_hash_use { TCP_HASH_ISN = 1, TCP_HASH_TS, TCP_HASH_TABLE, TCP_HASH_PORT };
 uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_t family,
 			const uint8_t *laddr, uint16_t lport, const uint8_t *raddr, uint16_t rport);
+/* RFC 6528's ISN for a 4-tuple now, and its timestamp offset (RFC 7323 7.1). */
+uint32_t tcp_isn(const struct tw_stack *st, const struct tcp_flow *f, uint32_t *ts_offset);
 /* Sets c->iss (unless `forced_iss` is non-zero) and c->ts_offset. */
 void tcp_choose_isn(const struct tw_stack *st, struct tcp_conn *c, uint32_t forced_iss);
 
@@ -379,6 +421,30 @@ void tcp_idle_restart_check(struct tcp_conn *c);
 
 /* input.c: a TCP segment in a validated IP packet for one of the stack's addresses. */
 int tcp_input(struct tw_stack *st, const struct ip_packet *pkt);
+
+/* req.c: half-open connections (struct tcp_req). */
+int tcp_reqs_init(struct tw_stack *st);
+void tcp_reqs_free_all(struct tw_stack *st);
+/* A half-open connection for SYN `syn` to listener `l`, its SYN-ACK sent. 0 or a negative TW_DROP_* reason. */
+int tcp_req_new(struct tcp_conn *l, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
+		const struct wire_tcp *syn, uint32_t forced_iss);
+struct tcp_req *tcp_req_lookup(const struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport,
+			       const uint8_t *raddr, uint16_t rport);
+/* The entry is done with: made into a connection (`to_conn`, which keeps its place in the SYN queue) or gone. */
+void tcp_req_release(struct tw_stack *st, struct tcp_req *r, bool to_conn);
+void tcp_reqs_drop_listener(struct tcp_conn *l);   /* before it leaves the listener table */
+const uint8_t *tcp_req_laddr(const struct tw_stack *st, const struct tcp_req *r);
+void tcp_reqs_run(struct tw_stack *st, uint64_t now);
+/* The SYN-ACK's timeout after `backoff` retransmissions. */
+uint64_t tcp_req_rto(const struct tw_stack *st, unsigned backoff);
+uint64_t tcp_reqs_next(const struct tw_stack *st);
+/* output.c: a half-open connection's SYN-ACK, from the entry and its listener. */
+void tcp_req_send_synack(struct tw_stack *st, const struct tcp_conn *l, struct tcp_req *r);
+/* The SYN-ACK for a connection that has no control block (a half-open entry's, a cookie's). */
+bool tcp_send_synack_for(struct tw_stack *st, const struct tcp_conn *l, const struct tcp_flow *f, uint32_t iss,
+			 uint32_t ack, const struct tcp_syn_offer *offer);
+/* The timestamp offset a connection of this 4-tuple has (tcp_choose_isn's). */
+uint32_t tcp_ts_offset_of(const struct tw_stack *st, const struct tcp_flow *f);
 
 /* cookie.c: SYN cookies (RFC 4987 3.6), in Linux's layout. */
 /* The cookie ISN for a SYN from the peer `f` leads to; `*mss_used` gets the MSS it encodes. */

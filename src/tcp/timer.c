@@ -319,6 +319,7 @@ static size_t next_busy_slot(const struct tcp_wheel *w, size_t from)
 
 void tcp_timers_run(struct tw_stack *st, uint64_t now)
 {
+	tcp_reqs_run(st, now);
 	struct tcp_wheel *w = &st->wheel;
 	uint64_t now_tick = now / TCP_TICK_US;
 
@@ -346,7 +347,7 @@ void tcp_timers_run(struct tw_stack *st, uint64_t now)
 }
 
 /* The time of the next busy slot: no later than the earliest deadline's tick. */
-uint64_t tcp_timers_next(const struct tw_stack *st)
+static uint64_t wheel_next(const struct tw_stack *st)
 {
 	const struct tcp_wheel *w = &st->wheel;
 	if (!w->count)
@@ -354,4 +355,11 @@ uint64_t tcp_timers_next(const struct tw_stack *st)
 	size_t i = next_busy_slot(w, (w->done_tick + 1) & WHEEL_MASK);
 	uint64_t dist = (i - ((w->done_tick + 1) & WHEEL_MASK)) & WHEEL_MASK;
 	return (w->done_tick + 1 + dist) * TCP_TICK_US;
+}
+
+/* The time of the next busy slot (no later than the earliest deadline's tick), or a half-open entry's. */
+uint64_t tcp_timers_next(const struct tw_stack *st)
+{
+	uint64_t wheel = wheel_next(st), reqs = tcp_reqs_next(st);
+	return wheel < reqs ? wheel : reqs;
 }

@@ -73,6 +73,7 @@ static void abort_children(struct tcp_conn *l)
 {
 	struct tw_stack *st = l->stack;
 	/* Connections still queued for accept are reset (as Linux); half-open ones just go. */
+	tcp_reqs_drop_listener(l);
 	for (uint32_t i = 0; i <= st->table_mask; i++) {
 		for (struct tcp_conn *c = st->table[i], *next; c; c = next) {
 			next = c->hash_next;
@@ -179,8 +180,8 @@ static void reset_and_free(struct tcp_conn *c)
  */
 void tcp_usr_stop_listening(struct tcp_conn *c)
 {
+	abort_children(c);   /* while the listener can still be found: its half-open entries name it by address */
 	tcp_listen_remove(c);
-	abort_children(c);
 	c->flags &= (uint16_t)~TF_LISTENER;
 	tcp_set_state(c, TW_CLOSED);
 	tcp_notify(c);
@@ -195,8 +196,8 @@ void tcp_usr_close(struct tcp_conn *c)
 	c->flags |= TF_RD_SHUT;
 	switch (c->state) {
 	case TW_LISTEN:
-		tcp_listen_remove(c);
 		abort_children(c);
+		tcp_listen_remove(c);
 		c->flags = TF_ORPHAN;
 		tcp_set_state(c, TW_CLOSED);
 		tcp_conn_free(c);

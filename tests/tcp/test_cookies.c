@@ -4,6 +4,7 @@
  * the connection back, with its options when both SYNs carried timestamps.
  */
 #include "harness.h"
+#include "tcp/tcp.h"
 
 #define PEER_ISS 0xfffff000u
 #define PEER_TS 5000u
@@ -321,6 +322,44 @@ static void test_forged_cookie_acks_make_nothing(void **state)
 	h_free(h);
 }
 
+/*
+ * Without cookies, a SYN costs a half-open entry of at most 64 bytes and no
+ * control block; the third segment makes the connection.
+ */
+static void test_half_open_entries_are_small(void **state)
+{
+	(void)state;
+	struct harness *h = harness_with_cookies(TW_AF_INET, TW_SYNCOOKIES_OFF);
+	struct tw_sock *l = h_listen(h, 1000);
+	uint64_t sent = 0;
+	tw_stack_set_output(h->st, count_out, &sent);
+	for (uint16_t i = 0; i < 1000; i++) {
+		struct h_seg syn = syn_from((uint16_t)(PEER_PORT + i), true, 1460);
+		assert_int_equal(h_feed(h, &syn), 0);
+	}
+	assert_int_equal(sent, 1000);             /* a SYN-ACK each */
+	assert_int_equal(h_conns(h), 1001);       /* counted as connections, as Linux's SYN-RECV */
+	assert_true(sizeof(struct tcp_req) <= 64);
+	assert_int_equal(h->st->table_count, 0);  /* and not one control block */
+	tw_stack_set_output(h->st, h_capture, h);
+	/* The peer of one of them answers: its connection is made, and only its. */
+	struct h_seg syn = syn_from(PEER_PORT + 7, true, 1460);
+	assert_int_equal(h_feed(h, &syn), 0);    /* a repeated SYN: the SYN-ACK again */
+	struct wire_tcp sa = expect_synack(h, PEER_PORT + 7);
+	struct h_seg ack = third(PEER_PORT + 7, &sa, true);
+	assert_int_equal(h_feed(h, &ack), 0);
+	assert_int_equal(h_info(accept_one(l)).state, TW_ESTABLISHED);
+	assert_int_equal(h->st->table_count, 1);
+	assert_int_equal(h_conns(h), 1001);
+	/* The others go after their SYN-ACK retransmissions, as half-open connections do. */
+	sent = 0;
+	tw_stack_set_output(h->st, count_out, &sent);
+	h_advance(h, 70000000);
+	assert_int_equal(sent, 999 * 5);          /* synack_retries, each */
+	assert_int_equal(h_conns(h), 2);
+	h_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_cookie_third_segment_with_data_and_fin),
 		cmocka_unit_test(test_cookie_not_checked_without_recent_cookies),
 		cmocka_unit_test(test_forged_cookie_acks_make_nothing),
+		cmocka_unit_test(test_half_open_entries_are_small),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,304 @@
+/*
+ * Half-open connections (Linux's request_sock): a SYN to a listener makes a
+ * 64-byte entry, not a control block, holding what the SYN offered and
+ * what the SYN-ACK said. When the peer sends anything more for that 4-tuple
+ * (the third segment, a repeated SYN, a RST), input.c makes the control
+ * block from the entry and hands it the segment, so every rule of
+ * SYN-RECEIVED lives in one place; until then a SYN flood costs 64 bytes a
+ * SYN, and nothing with SYN cookies.
+ *
+ * SYN-ACK retransmission (RFC 6298 5.5, as for any SYN-ACK): every entry
+ * follows the same schedule (the initial RTO, doubling up to the maximum),
+ * so entries wait in one queue per retransmission count, each queue in time
+ * order: the next due is always at a head.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+#define REQ_BUCKETS 1024u
+#define FREE_REQS_MAX 4096u
+
+static uint32_t now_ms(const struct tw_stack *st) { return (uint32_t)(st->now / 1000); }
+
+/* The SYN-ACK's timeout after `backoff` retransmissions: the initial RTO doubled, at most the maximum. */
+uint64_t tcp_req_rto(const struct tw_stack *st, unsigned backoff)
+{
+	uint64_t rto = st->cfg.rto_initial_us;
+	for (unsigned i = 0; i < backoff && rto < st->cfg.rto_max_us; i++)
+		rto *= 2;
+	return rto < st->cfg.rto_max_us ? rto : st->cfg.rto_max_us;
+}
+
+/* A deadline in ms, rounded up, as the timer wheel's 1 ms ticks round it. */
+static uint32_t due_after(const struct tw_stack *st, uint64_t us)
+{
+	return (uint32_t)((st->now + us + 999) / 1000);
+}
+
+int tcp_reqs_init(struct tw_stack *st)
+{
+	st->reqs_mask = REQ_BUCKETS - 1;
+	st->reqs = calloc(REQ_BUCKETS, sizeof(*st->reqs));
+	st->req_queues = calloc(st->cfg.synack_retries + 1, sizeof(*st->req_queues));
+	return st->reqs && st->req_queues ? 0 : -1;
+}
+
+void tcp_reqs_free_all(struct tw_stack *st)
+{
+	if (st->req_queues) {
+		for (uint32_t k = 0; k <= st->cfg.synack_retries; k++) {
+			for (struct tcp_req *r = st->req_queues[k].head, *next; r; r = next) {
+				next = r->queue_next;
+				free(r);
+			}
+		}
+	}
+	while (st->free_reqs) {
+		struct tcp_req *r = st->free_reqs;
+		st->free_reqs = r->queue_next;
+		free(r);
+	}
+	free(st->reqs);
+	free(st->req_queues);
+	st->reqs = NULL;
+	st->req_queues = NULL;
+}
+
+static uint8_t family_of(const struct tcp_req *r) { return r->opts & REQ_V6 ? TW_AF_INET6 : TW_AF_INET; }
+
+const uint8_t *tcp_req_laddr(const struct tw_stack *st, const struct tcp_req *r)
+{
+	return st->cfg.addrs[r->laddr_index].bytes;
+}
+
+static uint32_t bucket_of(const struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport,
+			  const uint8_t *raddr, uint16_t rport)
+{
+	return (uint32_t)tcp_tuple_hash(st, TCP_HASH_TABLE, family, laddr, lport, raddr, rport) & st->reqs_mask;
+}
+
+static void queue_push(struct tcp_req_queue *q, struct tcp_req *r)
+{
+	r->queue_next = NULL;
+	if (q->tail)
+		q->tail->queue_next = r;
+	else
+		q->head = r;
+	q->tail = r;
+}
+
+static struct tcp_req *queue_pop(struct tcp_req_queue *q)
+{
+	struct tcp_req *r = q->head;
+	q->head = r->queue_next;
+	if (!q->head)
+		q->tail = NULL;
+	r->queue_next = NULL;
+	return r;
+}
+
+static struct tcp_req *req_alloc(struct tw_stack *st)
+{
+	struct tcp_req *r = st->free_reqs;
+	if (r) {
+		st->free_reqs = r->queue_next;
+		st->n_free_reqs--;
+	} else if (!(r = malloc(sizeof(*r)))) {
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static void req_recycle(struct tw_stack *st, struct tcp_req *r)
+{
+	if (st->n_free_reqs < FREE_REQS_MAX) {
+		r->queue_next = st->free_reqs;
+		st->free_reqs = r;
+		st->n_free_reqs++;
+	} else {
+		free(r);
+	}
+}
+
+static int addr_index(const struct tw_stack *st, uint8_t family, const uint8_t *laddr)
+{
+	for (size_t i = 0; i < st->cfg.n_addrs; i++)
+		if (st->cfg.addrs[i].family == family && !memcmp(st->cfg.addrs[i].bytes, laddr, tcp_addr_len(family)))
+			return (int)i;
+	return -1;
+}
+
+/* What the SYN offered that the stack agrees to (RFC 7323 1.3, 2.2; RFC 2018 2). */
+static void agree(struct tcp_req *r, const struct tw_stack_config *cfg, const struct wire_tcp_opts *o)
+{
+	if (cfg->sack && (o->has & WIRE_HAS_SACK_PERM))
+		r->opts |= REQ_SACK;
+	if (cfg->timestamps && (o->has & WIRE_HAS_TS)) {
+		r->opts |= REQ_TS;
+		r->ts_recent = o->ts_val;
+	}
+	if (cfg->window_scaling && (o->has & WIRE_HAS_WSCALE)) {
+		r->opts |= REQ_WS;
+		r->peer_wscale = o->wscale > 14 ? 14 : o->wscale;   /* RFC 7323 2.3 */
+	}
+	r->peer_mss = o->has & WIRE_HAS_MSS ? (o->mss ? o->mss : 1) : 0;
+}
+
+int tcp_req_new(struct tcp_conn *l, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
+		const struct wire_tcp *syn, uint32_t forced_iss)
+{
+	struct tw_stack *st = l->stack;
+	int idx = addr_index(st, family, laddr);
+	if (idx < 0 || st->stats.conns >= st->cfg.max_conns)
+		return -TW_DROP_NO_MEMORY;
+	struct tcp_req *r = req_alloc(st);
+	if (!r)
+		return -TW_DROP_NO_MEMORY;
+	r->laddr_index = (uint8_t)idx;
+	if (family == TW_AF_INET6)
+		r->opts |= REQ_V6;
+	memcpy(r->raddr, raddr, 16);
+	r->lport = syn->dport;
+	r->rport = syn->sport;
+	/* RFC 9293 3.10.7.2: IRS = SEG.SEQ; the ISS as any connection's (RFC 6528). */
+	r->irs = syn->seq;
+	struct tcp_flow f = { family, laddr, raddr, r->lport, r->rport };
+	uint32_t ts_offset;
+	uint32_t iss = tcp_isn(st, &f, &ts_offset);
+	r->iss = forced_iss ? forced_iss : iss;
+	agree(r, &st->cfg, &syn->opt);
+
+	uint32_t b = bucket_of(st, family, laddr, r->lport, raddr, r->rport);
+	r->hash_next = st->reqs[b];
+	st->reqs[b] = r;
+	st->stats.conns++;
+	st->stats.passive_opens++;
+	l->half_open++;
+	tcp_req_send_synack(st, l, r);
+	r->due_ms = due_after(st, tcp_req_rto(st, 0));
+	queue_push(&st->req_queues[0], r);
+
+	struct tw_event ev = { .type = TW_EVENT_STATE, .old_state = TW_CLOSED, .new_state = TW_SYN_RECEIVED };
+	size_t n = tcp_addr_len(family);
+	ev.local.addr.family = ev.remote.addr.family = family;
+	memcpy(ev.local.addr.bytes, laddr, n);
+	memcpy(ev.remote.addr.bytes, raddr, n);
+	ev.local.port = r->lport;
+	ev.remote.port = r->rport;
+	ip_event(&st->ip, &ev);
+	return 0;
+}
+
+struct tcp_req *tcp_req_lookup(const struct tw_stack *st, uint8_t family, const uint8_t *laddr, uint16_t lport,
+			       const uint8_t *raddr, uint16_t rport)
+{
+	size_t n = tcp_addr_len(family);
+	for (struct tcp_req *r = st->reqs[bucket_of(st, family, laddr, lport, raddr, rport)]; r; r = r->hash_next)
+		if (r->lport == lport && r->rport == rport && family_of(r) == family && !memcmp(r->raddr, raddr, n) &&
+		    !memcmp(tcp_req_laddr(st, r), laddr, n))
+			return r;
+	return NULL;
+}
+
+static void hash_unlink(struct tw_stack *st, struct tcp_req *r)
+{
+	uint8_t family = family_of(r);
+	uint32_t b = bucket_of(st, family, tcp_req_laddr(st, r), r->lport, r->raddr, r->rport);
+	for (struct tcp_req **pp = &st->reqs[b]; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == r) {
+			*pp = r->hash_next;
+			return;
+		}
+	}
+}
+
+static struct tcp_conn *listener_of(struct tw_stack *st, const struct tcp_req *r)
+{
+	return tcp_listen_lookup(st, family_of(r), tcp_req_laddr(st, r), r->lport);
+}
+
+/* Out of the table and the counts; the memory goes when its queue reaches it. */
+void tcp_req_release(struct tw_stack *st, struct tcp_req *r, bool to_conn)
+{
+	hash_unlink(st, r);
+	r->opts |= REQ_DEAD;
+	st->stats.conns--;
+	if (!to_conn) {
+		struct tcp_conn *l = listener_of(st, r);
+		if (l && l->half_open)
+			l->half_open--;
+	}
+}
+
+/* A listener going away takes its half-open connections with it, unanswered, as Linux does. */
+void tcp_reqs_drop_listener(struct tcp_conn *l)
+{
+	struct tw_stack *st = l->stack;
+	for (uint32_t b = 0; b <= st->reqs_mask; b++) {
+		for (struct tcp_req *r = st->reqs[b], *next; r; r = next) {
+			next = r->hash_next;
+			if (listener_of(st, r) == l)
+				tcp_req_release(st, r, false);
+		}
+	}
+}
+
+/* RFC 6298 5.4-5.6 for a SYN-ACK; after synack_retries the entry goes quietly. */
+static void req_timeout(struct tw_stack *st, struct tcp_req *r)
+{
+	struct tcp_conn *l = listener_of(st, r);
+	if (!l || r->backoff >= st->cfg.synack_retries) {
+		tcp_req_release(st, r, false);
+		req_recycle(st, r);
+		return;
+	}
+	r->backoff++;
+	st->stats.retrans_segs++;
+	tcp_req_send_synack(st, l, r);
+	struct tw_event ev = { .type = TW_EVENT_RETRANSMIT, .seq = r->iss, .len = 1, .rtx = TW_RTX_SYN };
+	ev.local.addr.family = ev.remote.addr.family = family_of(r);
+	memcpy(ev.local.addr.bytes, tcp_req_laddr(st, r), tcp_addr_len(family_of(r)));
+	memcpy(ev.remote.addr.bytes, r->raddr, tcp_addr_len(family_of(r)));
+	ev.local.port = r->lport;
+	ev.remote.port = r->rport;
+	ip_event(&st->ip, &ev);
+	r->due_ms = due_after(st, tcp_req_rto(st, r->backoff));
+	queue_push(&st->req_queues[r->backoff], r);
+}
+
+void tcp_reqs_run(struct tw_stack *st, uint64_t now)
+{
+	uint32_t ms = (uint32_t)(now / 1000);
+	/* From the highest count down, so an entry moved up a queue is not run twice in one pass. */
+	for (uint32_t k = st->cfg.synack_retries + 1; k-- > 0;) {
+		struct tcp_req_queue *q = &st->req_queues[k];
+		while (q->head && (q->head->opts & REQ_DEAD || (int32_t)(ms - q->head->due_ms) >= 0)) {
+			struct tcp_req *r = queue_pop(q);
+			if (r->opts & REQ_DEAD)
+				req_recycle(st, r);
+			else
+				req_timeout(st, r);
+		}
+	}
+}
+
+uint64_t tcp_reqs_next(const struct tw_stack *st)
+{
+	uint64_t next = UINT64_MAX;
+	uint32_t ms = now_ms(st);
+	for (uint32_t k = 0; k <= st->cfg.synack_retries; k++) {
+		const struct tcp_req *r = st->req_queues[k].head;
+		if (!r)
+			continue;
+		/* A released entry at a head is freed at the next poll; its time has come. */
+		int32_t wait = r->opts & REQ_DEAD ? 0 : (int32_t)(r->due_ms - ms);
+		uint64_t at = ((uint64_t)ms + (uint64_t)(wait > 0 ? wait : 0)) * 1000;
+		if (at < next)
+			next = at;
+	}
+	return next;
+}
