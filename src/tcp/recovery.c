@@ -291,7 +291,8 @@ void tcp_recovery_dupack(struct tcp_conn *c)
 		 * beyond the largest window the peer offered it would change
 		 * nothing, so a peer's endless duplicates stop there.
 		 */
-		if (r->inflation < (int32_t)(c->snd.max_wnd < INT32_MAX - c->snd_mss ? c->snd.max_wnd : INT32_MAX - c->snd_mss))
+		uint32_t most = (uint32_t)INT32_MAX - c->snd_mss;
+		if (r->inflation < (int32_t)(c->snd.max_wnd < most ? c->snd.max_wnd : most))
 			r->inflation += c->snd_mss;
 		return;
 	}
