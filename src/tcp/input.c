@@ -421,7 +421,9 @@ static struct tcp_conn *promote(struct tcp_conn *l, struct tcp_req *r, const str
 		o->has |= WIRE_HAS_WSCALE;
 		o->wscale = r->peer_wscale;
 	}
+	st->stats.conns--;   /* REVIEW FIX: the entry's place passes to the control block */
 	struct tcp_conn *c = child_new(l, &syn, r->iss ? r->iss : 1);
+	st->stats.conns++;
 	if (!c)
 		return NULL;
 	c->iss = r->iss;

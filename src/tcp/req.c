@@ -21,7 +21,6 @@
 #define REQ_BUCKETS 1024u
 #define FREE_REQS_MAX 4096u
 
-static uint32_t now_ms(const struct tw_stack *st) { return (uint32_t)(st->now / 1000); }
 
 /* The SYN-ACK's timeout after `backoff` retransmissions: the initial RTO doubled, at most the maximum. */
 uint64_t tcp_req_rto(const struct tw_stack *st, unsigned backoff)
@@ -289,14 +288,14 @@ void tcp_reqs_run(struct tw_stack *st, uint64_t now)
 uint64_t tcp_reqs_next(const struct tw_stack *st)
 {
 	uint64_t next = UINT64_MAX;
-	uint32_t ms = now_ms(st);
+	uint64_t ms = st->now / 1000;   /* REVIEW FIX: all 64 bits */
 	for (uint32_t k = 0; k <= st->cfg.synack_retries; k++) {
 		const struct tcp_req *r = st->req_queues[k].head;
 		if (!r)
 			continue;
 		/* A released entry at a head is freed at the next poll; its time has come. */
-		int32_t wait = r->opts & REQ_DEAD ? 0 : (int32_t)(r->due_ms - ms);
-		uint64_t at = ((uint64_t)ms + (uint64_t)(wait > 0 ? wait : 0)) * 1000;
+		int32_t wait = r->opts & REQ_DEAD ? 0 : (int32_t)(r->due_ms - (uint32_t)ms);
+		uint64_t at = (ms + (uint64_t)(wait > 0 ? wait : 0)) * 1000;
 		if (at < next)
 			next = at;
 	}
