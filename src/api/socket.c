@@ -334,7 +334,7 @@ int tw_setsockopt(struct tw_sock *s, enum tw_sockopt opt, int value)
 		/* Linux's bounds: 88 up to the largest window. */
 		if (value < 88 || value > 65535)
 			return -EINVAL;
-		sb->user_mss = (uint16_t)value;
+		tcp_usr_set_maxseg(c, (uint16_t)value);
 		return 0;
 	case TW_TCP_USER_TIMEOUT:
 		if (value < 0)

@@ -268,10 +268,29 @@ static bool addr_is_any(const struct tcp_conn *c)
 	return memcmp(c->laddr, zero, tcp_addr_len(c->family)) == 0;
 }
 
+static bool listen_id_taken(const struct tw_stack *st, uint16_t lport, uint16_t id)
+{
+	for (const struct tcp_conn *c = st->listen[lport & st->listen_mask]; c; c = c->hash_next)
+		if (c->lport == lport && c->listen_id == id)
+			return true;
+	return false;
+}
+
 int tcp_listen_insert(struct tcp_conn *c)
 {
 	struct tw_stack *st = c->stack;
 	uint32_t b = c->lport & st->listen_mask;
+	/*
+	 * A half-open entry names its listener by this id, not by address: with
+	 * SO_REUSEADDR a listener on one address and one on any address can share
+	 * a port, and each must keep its own entries.
+	 */
+	uint32_t tries = 0;
+	do {
+		if (++tries > UINT16_MAX + 1u)
+			return -EADDRINUSE;   /* 65,536 listeners on one port: no name left */
+		c->listen_id = ++st->next_listen_id;
+	} while (listen_id_taken(st, c->lport, c->listen_id));
 	c->hash_next = st->listen[b];
 	st->listen[b] = c;
 	return 0;

@@ -257,6 +257,16 @@ static void become_established(struct tcp_conn *c, const struct seg_in *s)
 		tcp_keepalive_rearm(c);
 }
 
+/* RFC 7323 4 (RTTM): an RTT sample from the echoed timestamp, in milliseconds. */
+static void rtt_from_echo(struct tcp_conn *c, const struct seg_in *s)
+{
+	if ((c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS) && s->t.opt.ts_ecr) {
+		uint32_t rtt_ms = tcp_ts_now(c) - s->t.opt.ts_ecr;
+		if (rtt_ms < 0x7fffffff / 1000)
+			tcp_rtt_sample(c, rtt_ms * 1000);
+	}
+}
+
 /*
  * An RTT sample: from the timed segment when this ACK covers it (microsecond
  * resolution; never a retransmitted one, Karn), else from the echoed
@@ -267,10 +277,8 @@ static void rtt_from_ack(struct tcp_conn *c, const struct seg_in *s)
 	if ((c->flags & TF_RTT_TIMING) && seq_geq(s->t.ack, c->rtt_seq)) {
 		c->flags &= (uint16_t)~TF_RTT_TIMING;
 		tcp_rtt_sample(c, (uint32_t)c->stack->now - c->rtt_start_us);
-	} else if ((c->flags & TF_TS) && (s->t.opt.has & WIRE_HAS_TS) && s->t.opt.ts_ecr) {
-		uint32_t rtt_ms = tcp_ts_now(c) - s->t.opt.ts_ecr;
-		if (rtt_ms < 0x7fffffff / 1000)
-			tcp_rtt_sample(c, rtt_ms * 1000);
+	} else {
+		rtt_from_echo(c, s);
 	}
 }
 
@@ -407,10 +415,8 @@ static struct tcp_conn *promote(struct tcp_conn *l, struct tcp_req *r, const str
 	syn.t.seq = r->irs;
 	syn.t.flags = WIRE_TCP_SYN;
 	struct wire_tcp_opts *o = &syn.t.opt;
-	if (r->peer_mss) {
-		o->has |= WIRE_HAS_MSS;
-		o->mss = r->peer_mss;
-	}
+	o->has |= WIRE_HAS_MSS;   /* what the SYN said, clamped then */
+	o->mss = r->peer_mss;
 	if (r->opts & REQ_SACK)
 		o->has |= WIRE_HAS_SACK_PERM;
 	if (r->opts & REQ_TS) {
@@ -429,8 +435,9 @@ static struct tcp_conn *promote(struct tcp_conn *l, struct tcp_req *r, const str
 	c->iss = r->iss;
 	c->snd.una = r->iss;
 	c->snd.nxt = c->snd.max = r->iss + 1;   /* the SYN-ACK that was sent */
-	c->backoff = r->backoff;
 	c->rto_us = (uint32_t)tcp_req_rto(st, r->backoff);
+	/* A SYN-ACK sent twice gives no sample (Karn), as Linux's num_retrans. */
+	c->backoff = (uint8_t)(r->backoff + (r->opts & REQ_RESENT && r->backoff < 255 ? 1 : 0));
 	c->rtt_start_us = r->synack_sent_us;
 	c->rcv.ack_sent = c->rcv.nxt;
 	uint64_t now_ms = st->now / 1000;
@@ -968,9 +975,15 @@ static int syn_received_ack(struct tcp_conn *c, const struct seg_in *s)
 	}
 	if (establish_buffers(c))
 		return drop_seg(st, s, c, TW_DROP_NO_MEMORY);
-	/* Karn: a SYN-ACK sent more than once gives no sample; nor one sent from a cookie, never timed. */
+	/*
+	 * Karn: a SYN-ACK sent more than once gives no sample from its clock; nor
+	 * one sent from a cookie, never timed. The echoed timestamp still says
+	 * which SYN-ACK was answered (Linux's tcp_synack_rtt_meas).
+	 */
 	if (c->backoff == 0 && !(c->flags & TF_COOKIE))
 		tcp_rtt_sample(c, (uint32_t)st->now - c->rtt_start_us);
+	else
+		rtt_from_echo(c, s);
 	become_established(c, s);
 	if (c->flags & TF_FIN_QUEUED)
 		tcp_set_state(c, TW_FIN_WAIT_1);   /* closed while the handshake was finishing */
@@ -1161,6 +1174,23 @@ static int conn_input(struct tcp_conn *c, struct seg_in *s)
 	}
 }
 
+/*
+ * A segment for a half-open entry. The peer's SYN again is answered from
+ * the entry; anything else gets the control block, and SYN-RECEIVED's rules.
+ */
+static int req_input(struct tcp_conn *l, struct tcp_req *r, struct seg_in *s)
+{
+	if (has_flag(s, WIRE_TCP_SYN) && !has_flag(s, WIRE_TCP_ACK) && !has_flag(s, WIRE_TCP_RST) &&
+	    s->t.seq == r->irs) {
+		tcp_req_repeated_syn(l->stack, l, r);
+		return 0;
+	}
+	struct tcp_conn *c = promote(l, r, s);
+	if (!c)
+		return drop_seg(l->stack, s, l, TW_DROP_NO_MEMORY);
+	return conn_input(c, s);
+}
+
 /* ------------------------------------------------------------------ entry */
 
 int tcp_input(struct tw_stack *st, const struct ip_packet *pkt)
@@ -1182,13 +1212,11 @@ int tcp_input(struct tw_stack *st, const struct ip_packet *pkt)
 	struct tcp_conn *c = tcp_hash_lookup(st, s->family, s->dst, s->t.dport, s->src, s->t.sport);
 	if (c)
 		return conn_input(c, s);
-	struct tcp_conn *l = tcp_listen_lookup(st, s->family, s->dst, s->t.dport);
 	struct tcp_req *r = tcp_req_lookup(st, s->family, s->dst, s->t.dport, s->src, s->t.sport);
-	if (r && l) {
-		if (!(c = promote(l, r, s)))
-			return drop_seg(st, s, l, TW_DROP_NO_MEMORY);
-		return conn_input(c, s);
-	}
+	struct tcp_conn *l = r ? tcp_req_listener(st, r) : NULL;
+	if (l)
+		return req_input(l, r, s);
+	l = tcp_listen_lookup(st, s->family, s->dst, s->t.dport);
 	if (l)
 		return listen_input(l, s);
 	/* RFC 9293 3.10.7.1: CLOSED. A RST is dropped; anything else is answered with a RST. */

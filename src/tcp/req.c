@@ -144,7 +144,37 @@ static void agree(struct tcp_req *r, const struct tw_stack_config *cfg, const st
 		r->opts |= REQ_WS;
 		r->peer_wscale = o->wscale > 14 ? 14 : o->wscale;   /* RFC 7323 2.3 */
 	}
-	r->peer_mss = o->has & WIRE_HAS_MSS ? (o->mss ? o->mss : 1) : 0;
+}
+
+/*
+ * The peer's MSS as Linux's mss_clamp keeps it from the SYN: the option, or
+ * RFC 9293 3.7.1's default without one, clamped by the listener's TCP_MAXSEG
+ * as it was when the SYN came.
+ */
+static uint16_t peer_mss_clamp(const struct tcp_conn *l, uint8_t family, const struct wire_tcp_opts *o)
+{
+	uint16_t mss = o->has & WIRE_HAS_MSS ? o->mss : (family == TW_AF_INET ? 536 : 1220);
+	if (l->sb && l->sb->user_mss && l->sb->user_mss < mss)
+		mss = l->sb->user_mss;
+	return mss ? mss : 1;
+}
+
+/* Told to the event hook: a half-open connection's state, or the SYN-ACK sent again. */
+static void req_event(struct tw_stack *st, const struct tcp_req *r, struct tw_event *ev)
+{
+	size_t n = tcp_addr_len(family_of(r));
+	ev->local.addr.family = ev->remote.addr.family = family_of(r);
+	memcpy(ev->local.addr.bytes, tcp_req_laddr(st, r), n);
+	memcpy(ev->remote.addr.bytes, r->raddr, n);
+	ev->local.port = r->lport;
+	ev->remote.port = r->rport;
+	ip_event(&st->ip, ev);
+}
+
+static void req_state_event(struct tw_stack *st, const struct tcp_req *r, enum tw_state from, enum tw_state to)
+{
+	struct tw_event ev = { .type = TW_EVENT_STATE, .old_state = from, .new_state = to };
+	req_event(st, r, &ev);
 }
 
 int tcp_req_new(struct tcp_conn *l, uint8_t family, const uint8_t *laddr, const uint8_t *raddr,
@@ -169,7 +199,9 @@ int tcp_req_new(struct tcp_conn *l, uint8_t family, const uint8_t *laddr, const 
 	uint32_t ts_offset;
 	uint32_t iss = tcp_isn(st, &f, &ts_offset);
 	r->iss = forced_iss ? forced_iss : iss;
+	r->listener_id = l->listen_id;
 	agree(r, &st->cfg, &syn->opt);
+	r->peer_mss = peer_mss_clamp(l, family, &syn->opt);
 
 	uint32_t b = bucket_of(st, family, laddr, r->lport, raddr, r->rport);
 	r->hash_next = st->reqs[b];
@@ -180,15 +212,7 @@ int tcp_req_new(struct tcp_conn *l, uint8_t family, const uint8_t *laddr, const 
 	tcp_req_send_synack(st, l, r);
 	r->due_ms = due_after(st, tcp_req_rto(st, 0));
 	queue_push(&st->req_queues[0], r);
-
-	struct tw_event ev = { .type = TW_EVENT_STATE, .old_state = TW_CLOSED, .new_state = TW_SYN_RECEIVED };
-	size_t n = tcp_addr_len(family);
-	ev.local.addr.family = ev.remote.addr.family = family;
-	memcpy(ev.local.addr.bytes, laddr, n);
-	memcpy(ev.remote.addr.bytes, raddr, n);
-	ev.local.port = r->lport;
-	ev.remote.port = r->rport;
-	ip_event(&st->ip, &ev);
+	req_state_event(st, r, TW_CLOSED, TW_SYN_RECEIVED);
 	return 0;
 }
 
@@ -215,9 +239,13 @@ static void hash_unlink(struct tw_stack *st, struct tcp_req *r)
 	}
 }
 
-static struct tcp_conn *listener_of(struct tw_stack *st, const struct tcp_req *r)
+/* The listener the SYN came to, by its id: NULL once it has gone. */
+struct tcp_conn *tcp_req_listener(const struct tw_stack *st, const struct tcp_req *r)
 {
-	return tcp_listen_lookup(st, family_of(r), tcp_req_laddr(st, r), r->lport);
+	for (struct tcp_conn *c = st->listen[r->lport & st->listen_mask]; c; c = c->hash_next)
+		if (c->lport == r->lport && c->listen_id == r->listener_id)
+			return c;
+	return NULL;
 }
 
 /* Out of the table and the counts; the memory goes when its queue reaches it. */
@@ -227,9 +255,10 @@ void tcp_req_release(struct tw_stack *st, struct tcp_req *r, bool to_conn)
 	r->opts |= REQ_DEAD;
 	st->stats.conns--;
 	if (!to_conn) {
-		struct tcp_conn *l = listener_of(st, r);
+		struct tcp_conn *l = tcp_req_listener(st, r);
 		if (l && l->half_open)
 			l->half_open--;
+		req_state_event(st, r, TW_SYN_RECEIVED, TW_CLOSED);
 	}
 }
 
@@ -240,31 +269,45 @@ void tcp_reqs_drop_listener(struct tcp_conn *l)
 	for (uint32_t b = 0; b <= st->reqs_mask; b++) {
 		for (struct tcp_req *r = st->reqs[b], *next; r; r = next) {
 			next = r->hash_next;
-			if (listener_of(st, r) == l)
+			if (tcp_req_listener(st, r) == l)
 				tcp_req_release(st, r, false);
 		}
 	}
 }
 
+static void resend_synack(struct tw_stack *st, const struct tcp_conn *l, struct tcp_req *r)
+{
+	st->stats.retrans_segs++;
+	tcp_req_send_synack(st, l, r);
+	struct tw_event ev = { .type = TW_EVENT_RETRANSMIT, .seq = r->iss, .len = 1, .rtx = TW_RTX_SYN };
+	req_event(st, r, &ev);
+}
+
+/*
+ * The peer's SYN again, unanswered so far as it knows: the SYN-ACK goes
+ * again from the entry, no control block made, as Linux's tcp_check_req;
+ * the first time at once, then at most once per challenge_ack_interval_us
+ * (its tcp_oow_rate_limited), and the timer's schedule is left as it was.
+ */
+void tcp_req_repeated_syn(struct tw_stack *st, struct tcp_conn *l, struct tcp_req *r)
+{
+	if (r->opts & REQ_RESENT && (uint32_t)st->now - r->synack_sent_us < st->cfg.challenge_ack_interval_us)
+		return;
+	r->opts |= REQ_RESENT;
+	resend_synack(st, l, r);
+}
+
 /* RFC 6298 5.4-5.6 for a SYN-ACK; after synack_retries the entry goes quietly. */
 static void req_timeout(struct tw_stack *st, struct tcp_req *r)
 {
-	struct tcp_conn *l = listener_of(st, r);
+	struct tcp_conn *l = tcp_req_listener(st, r);
 	if (!l || r->backoff >= st->cfg.synack_retries) {
 		tcp_req_release(st, r, false);
 		req_recycle(st, r);
 		return;
 	}
 	r->backoff++;
-	st->stats.retrans_segs++;
-	tcp_req_send_synack(st, l, r);
-	struct tw_event ev = { .type = TW_EVENT_RETRANSMIT, .seq = r->iss, .len = 1, .rtx = TW_RTX_SYN };
-	ev.local.addr.family = ev.remote.addr.family = family_of(r);
-	memcpy(ev.local.addr.bytes, tcp_req_laddr(st, r), tcp_addr_len(family_of(r)));
-	memcpy(ev.remote.addr.bytes, r->raddr, tcp_addr_len(family_of(r)));
-	ev.local.port = r->lport;
-	ev.remote.port = r->rport;
-	ip_event(&st->ip, &ev);
+	resend_synack(st, l, r);
 	r->due_ms = due_after(st, tcp_req_rto(st, r->backoff));
 	queue_push(&st->req_queues[r->backoff], r);
 }

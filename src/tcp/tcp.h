@@ -244,6 +244,7 @@ struct tcp_conn {
 	uint16_t backlog;           /* listener: accept queue limit; child: unused */
 	uint16_t queued;            /* listener: connections in the accept queue */
 	uint16_t half_open;         /* listener: connections in SYN-RECEIVED */
+	uint16_t listen_id;         /* listener: its name in its half-open entries, unique on its port */
 	uint32_t ts_recent_stamp;   /* seconds clock when TS.Recent was set (RFC 7323 5.5) */
 	uint64_t timer_at[TCP_TIMER_COUNT];    /* deadlines by kind; 0: unarmed */
 	uint64_t oow_ack_at;        /* last challenge or out-of-window ACK */
@@ -263,6 +264,7 @@ enum {
 	REQ_TS = 1u << 2,           /* timestamps agreed */
 	REQ_WS = 1u << 3,           /* window scaling agreed; peer_wscale is the peer's */
 	REQ_DEAD = 1u << 4,         /* released: freed when its queue reaches it */
+	REQ_RESENT = 1u << 5,       /* a SYN-ACK went again for a repeated SYN: no RTT sample (Karn) */
 };
 
 struct tcp_req {
@@ -274,7 +276,8 @@ struct tcp_req {
 	uint32_t synack_sent_us;    /* the stack's clock when the SYN-ACK left: the handshake's RTT */
 	uint32_t due_ms;            /* when the SYN-ACK goes again: the stack's clock in ms, low 32 bits */
 	uint16_t lport, rport;
-	uint16_t peer_mss;          /* 0: the SYN had no MSS option */
+	uint16_t peer_mss;          /* the SYN's MSS, or the default without one, clamped by TCP_MAXSEG then */
+	uint16_t listener_id;       /* its listener's listen_id: the listener it came to, among any on the port */
 	uint8_t laddr_index;        /* the local address, as its index in cfg.addrs */
 	uint8_t opts;               /* REQ_* */
 	uint8_t peer_wscale;
@@ -323,6 +326,7 @@ struct tw_stack {
 	struct tcp_req_queue *req_queues;   /* by retransmission count, 0 .. synack_retries */
 	struct tcp_req *free_reqs;
 	uint32_t n_free_reqs;
+	uint16_t next_listen_id;
 	struct tw_stack_stats stats;
 };
 
@@ -434,6 +438,8 @@ struct tcp_req *tcp_req_lookup(const struct tw_stack *st, uint8_t family, const 
 void tcp_req_release(struct tw_stack *st, struct tcp_req *r, bool to_conn);
 void tcp_reqs_drop_listener(struct tcp_conn *l);   /* before it leaves the listener table */
 const uint8_t *tcp_req_laddr(const struct tw_stack *st, const struct tcp_req *r);
+struct tcp_conn *tcp_req_listener(const struct tw_stack *st, const struct tcp_req *r);
+void tcp_req_repeated_syn(struct tw_stack *st, struct tcp_conn *l, struct tcp_req *r);
 void tcp_reqs_run(struct tw_stack *st, uint64_t now);
 /* The SYN-ACK's timeout after `backoff` retransmissions. */
 uint64_t tcp_req_rto(const struct tw_stack *st, unsigned backoff);
@@ -515,6 +521,7 @@ int tcp_usr_set_rcvbuf(struct tcp_conn *c, uint32_t bytes);
 int tcp_usr_set_sndbuf(struct tcp_conn *c, uint32_t bytes);
 void tcp_usr_set_nodelay(struct tcp_conn *c, bool on);
 void tcp_usr_set_cork(struct tcp_conn *c, bool on);
+void tcp_usr_set_maxseg(struct tcp_conn *c, uint16_t mss);
 void tcp_usr_close(struct tcp_conn *c);
 void tcp_usr_shutdown_wr(struct tcp_conn *c);
 void tcp_usr_stop_listening(struct tcp_conn *c);

@@ -49,6 +49,17 @@ void tcp_offer_options(struct tcp_conn *c)
 	c->rcv_mss = tcp_our_mss(st, c->family, c->sb);
 }
 
+/*
+ * TCP_MAXSEG. A listener's next SYN-ACKs advertise it, and it clamps the MSS
+ * of the SYNs that come from now on, as Linux reads it at each SYN.
+ */
+void tcp_usr_set_maxseg(struct tcp_conn *c, uint16_t mss)
+{
+	c->sb->user_mss = mss;
+	if (c->state == TW_LISTEN)
+		c->rcv_mss = tcp_our_mss(c->stack, c->family, c->sb);
+}
+
 /* RFC 9293 3.10.1, OPEN (active): the addresses and ports are set. */
 int tcp_usr_connect(struct tcp_conn *c)
 {
@@ -108,10 +119,13 @@ int tcp_usr_listen(struct tcp_conn *c, uint16_t backlog)
 	c->backlog = backlog;
 	if (c->state == TW_LISTEN)
 		return 0;
+	int err = tcp_listen_insert(c);
+	if (err)
+		return err;
 	tcp_offer_options(c);
 	c->flags |= TF_LISTENER;
 	tcp_set_state(c, TW_LISTEN);
-	return tcp_listen_insert(c);
+	return 0;
 }
 
 /*

@@ -311,6 +311,16 @@ static inline struct wire_tcp h_expect(struct harness *h, uint8_t flags, uint32_
 }
 
 /* The option kinds of a segment in wire order, e.g. "mss,sackOK,TS,nop,wscale". */
+/* The next segment must be a SYN-ACK to `port` acking the peer's ISN `peer_iss`; returns it. */
+static inline struct wire_tcp h_expect_synack(struct harness *h, uint16_t port, uint32_t peer_iss)
+{
+	struct wire_tcp t = h_next(h);
+	assert_int_equal(t.flags, WIRE_TCP_SYN | WIRE_TCP_ACK);
+	assert_int_equal(t.ack, peer_iss + 1);
+	assert_int_equal(t.dport, port);
+	return t;
+}
+
 static inline const char *h_opt_layout(const struct wire_tcp *t, char *buf, size_t cap)
 {
 	size_t n = 0;

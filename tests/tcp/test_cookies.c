@@ -58,16 +58,6 @@ static struct harness *harness_with_cookies(uint8_t family, uint8_t cookies)
 	return h_new_cfg(&cfg);
 }
 
-/* The next segment must be a SYN-ACK for `port`; returns it. */
-static struct wire_tcp expect_synack(struct harness *h, uint16_t port)
-{
-	struct wire_tcp t = h_next(h);
-	assert_int_equal(t.flags, WIRE_TCP_SYN | WIRE_TCP_ACK);
-	assert_int_equal(t.ack, PEER_ISS + 1);
-	assert_int_equal(t.dport, port);
-	return t;
-}
-
 static struct tw_sock *accept_one(struct tw_sock *l)
 {
 	int err = 0;
@@ -87,12 +77,12 @@ static void cookie_connection(uint8_t family, uint16_t mss, uint16_t want_mss)
 	struct tw_sock *l = h_listen(h, 1);
 	struct h_seg first = syn_from(PEER_PORT, true, 1460);
 	assert_int_equal(h_feed(h, &first), 0);
-	expect_synack(h, PEER_PORT);
+	h_expect_synack(h, PEER_PORT, PEER_ISS);
 	assert_int_equal(h_conns(h), 2);
 
 	struct h_seg syn = syn_from(PEER_PORT + 1, true, mss);
 	assert_int_equal(h_feed(h, &syn), 0);
-	struct wire_tcp sa = expect_synack(h, PEER_PORT + 1);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT + 1, PEER_ISS);
 	char layout[64];
 	assert_string_equal(h_opt_layout(&sa, layout, sizeof(layout)), "mss,sackOK,TS,nop,wscale");
 	assert_int_equal(sa.opt.ts_ecr, PEER_TS);
@@ -160,7 +150,7 @@ static void test_cookie_without_timestamps_has_no_options(void **state)
 	struct tw_sock *l = h_listen(h, 8);
 	struct h_seg syn = syn_from(PEER_PORT, false, 1460);
 	assert_int_equal(h_feed(h, &syn), 0);
-	struct wire_tcp sa = expect_synack(h, PEER_PORT);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT, PEER_ISS);
 	char layout[64];
 	assert_string_equal(h_opt_layout(&sa, layout, sizeof(layout)), "mss");
 	struct h_seg ack = third(PEER_PORT, &sa, false);
@@ -185,7 +175,7 @@ static void test_cookies_always_keep_no_half_open_state(void **state)
 	for (uint16_t i = 0; i < 100; i++) {
 		struct h_seg syn = syn_from((uint16_t)(PEER_PORT + i), true, 1460);
 		assert_int_equal(h_feed(h, &syn), 0);
-		expect_synack(h, (uint16_t)(PEER_PORT + i));
+		h_expect_synack(h, (uint16_t)(PEER_PORT + i), PEER_ISS);
 	}
 	assert_int_equal(h_conns(h), 1);   /* the listener alone */
 	assert_int_equal(stats_of(h).cookies_sent, 100);
@@ -202,7 +192,7 @@ static void test_cookie_invalid_ack_answered_with_rst(void **state)
 	h_listen(h, 8);
 	struct h_seg syn = syn_from(PEER_PORT, true, 1460);
 	assert_int_equal(h_feed(h, &syn), 0);
-	struct wire_tcp sa = expect_synack(h, PEER_PORT);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT, PEER_ISS);
 	struct h_seg ack = third(PEER_PORT, &sa, true);
 	ack.ack += 1;   /* one off */
 	assert_int_equal(h_feed(h, &ack), -TW_DROP_LISTEN_ACK);
@@ -230,12 +220,12 @@ static void test_cookie_stale_after_two_minutes(void **state)
 	struct tw_sock *l = h_listen(h, 8);
 	struct h_seg syn = syn_from(PEER_PORT, true, 1460);
 	assert_int_equal(h_feed(h, &syn), 0);
-	struct wire_tcp sa = expect_synack(h, PEER_PORT);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT, PEER_ISS);
 	h_advance(h, 150000000);   /* 2.5 minutes */
 	/* Another SYN keeps the listener checking ACKs for cookies. */
 	struct h_seg syn2 = syn_from(PEER_PORT + 1, true, 1460);
 	assert_int_equal(h_feed(h, &syn2), 0);
-	struct wire_tcp sa2 = expect_synack(h, PEER_PORT + 1);
+	struct wire_tcp sa2 = h_expect_synack(h, PEER_PORT + 1, PEER_ISS);
 	struct h_seg ack = third(PEER_PORT, &sa, true);
 	assert_int_equal(h_feed(h, &ack), -TW_DROP_LISTEN_ACK);
 	h_expect(h, WIRE_TCP_RST, ack.ack, 0);
@@ -255,7 +245,7 @@ static void test_cookie_third_segment_with_data_and_fin(void **state)
 	struct tw_sock *l = h_listen(h, 8);
 	struct h_seg syn = syn_from(PEER_PORT, true, 1460);
 	assert_int_equal(h_feed(h, &syn), 0);
-	struct wire_tcp sa = expect_synack(h, PEER_PORT);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT, PEER_ISS);
 	struct h_seg ack = third(PEER_PORT, &sa, true);
 	ack.flags |= WIRE_TCP_PSH | WIRE_TCP_FIN;
 	ack.data = "GET /";
@@ -297,7 +287,7 @@ static void test_forged_cookie_acks_make_nothing(void **state)
 	h_listen(h, 8);
 	struct h_seg syn = syn_from(PEER_PORT, true, 1460);
 	assert_int_equal(h_feed(h, &syn), 0);
-	struct wire_tcp sa = expect_synack(h, PEER_PORT);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT, PEER_ISS);
 	uint64_t sent = 0;
 	tw_stack_set_output(h->st, count_out, &sent);
 	uint64_t x = 0x9e3779b97f4a7c15ull;
@@ -345,7 +335,7 @@ static void test_half_open_entries_are_small(void **state)
 	/* The peer of one of them answers: its connection is made, and only its. */
 	struct h_seg syn = syn_from(PEER_PORT + 7, true, 1460);
 	assert_int_equal(h_feed(h, &syn), 0);    /* a repeated SYN: the SYN-ACK again */
-	struct wire_tcp sa = expect_synack(h, PEER_PORT + 7);
+	struct wire_tcp sa = h_expect_synack(h, PEER_PORT + 7, PEER_ISS);
 	struct h_seg ack = third(PEER_PORT + 7, &sa, true);
 	assert_int_equal(h_feed(h, &ack), 0);
 	assert_int_equal(h_info(accept_one(l)).state, TW_ESTABLISHED);
