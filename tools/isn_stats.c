@@ -291,17 +291,22 @@ void isn_ts_analyse(const struct isn_sample *spread, size_t n_spread, const stru
 	out->hz_known = ts_slope(tuple, n_tuple, &out->hz) || ts_slope(spread, n_spread, &out->hz);
 	if (!out->hz_known || !first)
 		return;
-	/* On the line: within 2 ticks plus 5 ms of arrival jitter of where the first connection's line puts it. */
+	/*
+	 * Each connection against the one before it, so that an error in Hz
+	 * does not add up over the run: on the line when within 2 ticks plus
+	 * 5 ms of arrival jitter of where the previous one's line puts it.
+	 */
 	double tol = 2 + out->hz * 0.005;
+	const struct isn_sample *prev = first;
 	for (size_t i = 0; i < n_spread; i++) {
 		if (!spread[i].has_ts || &spread[i] == first)
 			continue;
-		double expect = out->hz * (double)(spread[i].recv_us - first->recv_us) / 1e6;
-		double off = fmod(expect, 4294967296.0);
-		int32_t r = (int32_t)(spread[i].tsval - first->tsval - (uint32_t)off);
+		double expect = fmod(out->hz * (double)(spread[i].recv_us - prev->recv_us) / 1e6, 4294967296.0);
+		int32_t r = (int32_t)(spread[i].tsval - prev->tsval - (uint32_t)expect);
 		out->compared++;
 		if (fabs((double)r) <= tol)
 			out->on_line++;
+		prev = &spread[i];
 	}
 	/* Nine in ten on one line: a clock shared by connections, not offsets of their own. */
 	out->shared = out->compared > 0 && out->on_line * 10 >= out->compared * 9;

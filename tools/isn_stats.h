@@ -74,7 +74,7 @@ struct isn_ts {
 	size_t with_ts;      /* samples of different connections that carried a timestamp */
 	bool hz_known;
 	double hz;           /* TSval ticks per second */
-	size_t compared;     /* connections compared with the first one's line */
+	size_t compared;     /* connections compared with the line of the one before */
 	size_t on_line;      /* ... whose TSval lay on it */
 	bool shared;         /* different connections' TSvals lie on one line */
 	uint32_t last_tsval; /* the last TSval seen, and when */
