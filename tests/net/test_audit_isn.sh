@@ -9,29 +9,7 @@ net_enter "$@"
 
 start_serve --tun tw0 --addr 10.7.0.2/24 --addr 2001:db8:7::2/64 --port 80 --app http
 
-# The Linux listener: a namespace joined by a veth pair, listening on port 80 over IPv4 and IPv6.
-# Its name lives on a tmpfs of this test's own mount namespace, so nothing outlives the test.
-mkdir -p /run/netns
-mount -t tmpfs threeway-netns /run/netns
-ip netns add linux
-ip link add veth0 type veth peer name veth1 netns linux
-ip addr add 10.8.0.1/24 dev veth0
-ip addr add fd00:8::1/64 dev veth0 nodad
-ip link set veth0 up
-ip -n linux link set lo up
-ip -n linux addr add 10.8.0.2/24 dev veth1
-ip -n linux addr add fd00:8::2/64 dev veth1 nodad
-ip -n linux link set veth1 up
-ip netns exec linux python3 -c '
-import socket, time
-s = socket.socket(socket.AF_INET6)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", 80))
-s.listen(128)
-open("'"$WORK"'/linux.ready", "w").close()
-time.sleep(600)
-' &
+start_linux_listener 80
 
 # The weak peer: 10.9.0.2 on TUN weak0, ISN += 64000 per connection, TSval = milliseconds of uptime.
 ip tuntap add dev weak0 mode tun
@@ -86,10 +64,8 @@ while True:
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     os.write(fd, ip + hdr)
 PY
-for f in linux.ready weak.ready; do
-	for i in $(seq 100); do [ -e "$WORK/$f" ] && break; sleep 0.1; done
-	[ -e "$WORK/$f" ] || fail "$f: the listener did not start"
-done
+for i in $(seq 100); do [ -e "$WORK/weak.ready" ] && break; sleep 0.1; done
+[ -e "$WORK/weak.ready" ] || fail "the weak peer did not start"
 ip addr add 10.9.0.1/24 dev weak0
 ip link set weak0 up
 
@@ -107,7 +83,7 @@ audit() {
 audit threeway-v4 10.7.0.2 80
 audit threeway-v6 2001:db8:7::2 80
 audit linux-v4 10.8.0.2 80
-audit linux-v6 fd00:8::2 80
+audit linux-v6 2001:db8:8::2 80
 audit weak 10.9.0.2 80
 
 for name in threeway-v4 threeway-v6 linux-v4 linux-v6; do
