@@ -132,7 +132,7 @@ static uint16_t tcp_checksum(const struct probe_sock *ps, const uint8_t *seg, si
  * answers with timestamps; or, with `rst`, the RST that ends it (seq ISS+1).
  */
 static size_t build_segment(const struct probe_sock *ps, uint8_t *b, uint16_t sport, uint16_t dport,
-			    uint32_t iss, bool rst)
+			    uint32_t iss, uint32_t tsval, bool rst)
 {
 	size_t len = rst ? 20 : 40;
 	memset(b, 0, len);
@@ -146,7 +146,7 @@ static size_t build_segment(const struct probe_sock *ps, uint8_t *b, uint16_t sp
 		uint8_t *o = b + 20;
 		o[0] = 2, o[1] = 4, put16(o + 2, ps->family == AF_INET6 ? 1440 : 1460);
 		o[4] = 4, o[5] = 2;
-		o[6] = 8, o[7] = 10, put32(o + 8, (uint32_t)(now_us() / 1000)), put32(o + 12, 0);
+		o[6] = 8, o[7] = 10, put32(o + 8, tsval), put32(o + 12, 0);
 		o[16] = 1;
 		o[17] = 3, o[18] = 3, o[19] = 7;
 	}
@@ -207,11 +207,11 @@ static int parse_packet(const struct probe_sock *ps, const uint8_t *b, size_t le
 	return parse_tcp(b + ihl, total - ihl, r);
 }
 
-static int send_segment(const struct probe_sock *ps, uint16_t sport, uint16_t dport, uint32_t iss, bool rst,
-			FILE *err)
+static int send_segment(const struct probe_sock *ps, uint16_t sport, uint16_t dport, uint32_t iss, uint32_t tsval,
+			bool rst, FILE *err)
 {
 	uint8_t seg[40];
-	size_t len = build_segment(ps, seg, sport, dport, iss, rst);
+	size_t len = build_segment(ps, seg, sport, dport, iss, tsval, rst);
 	if (sendto(ps->fd, seg, len, 0, (const struct sockaddr *)&ps->dst, ps->dst_len) == (ssize_t)len)
 		return 0;
 	fprintf(err, "threeway audit-isn: cannot send to %s: %s\n", ps->dst_str, strerror(errno));
@@ -224,13 +224,15 @@ enum probe_result { PROBE_ANSWERED, PROBE_REFUSED, PROBE_SILENT, PROBE_ERROR };
 static enum probe_result probe(const struct probe_sock *ps, const struct audit_opts *o, uint16_t sport,
 			       struct isn_sample *out, FILE *err)
 {
-	uint32_t iss;
-	if (getrandom(&iss, sizeof(iss), 0) != sizeof(iss)) {
+	/* Our ISN and TSval are random: the audit tells the host nothing of ours. */
+	uint32_t rnd[2];
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		fprintf(err, "threeway audit-isn: getrandom: %s\n", strerror(errno));
 		return PROBE_ERROR;
 	}
+	uint32_t iss = rnd[0];
 	uint64_t sent = now_us();
-	if (send_segment(ps, sport, o->port, iss, false, err) < 0)
+	if (send_segment(ps, sport, o->port, iss, rnd[1], false, err) < 0)
 		return PROBE_ERROR;
 	uint64_t deadline = sent + (uint64_t)o->timeout_ms * 1000;
 	for (;;) {
@@ -266,7 +268,7 @@ static enum probe_result probe(const struct probe_sock *ps, const struct audit_o
 			continue;
 		*out = (struct isn_sample){ .isn = r.seq, .sent_us = sent, .recv_us = at, .has_ts = r.has_ts,
 					    .tsval = r.tsval };
-		return send_segment(ps, sport, o->port, iss, true, err) < 0 ? PROBE_ERROR : PROBE_ANSWERED;
+		return send_segment(ps, sport, o->port, iss, 0, true, err) < 0 ? PROBE_ERROR : PROBE_ANSWERED;
 	}
 }
 
@@ -579,9 +581,11 @@ int cmd_audit_isn(int argc, char **argv, FILE *out, FILE *err)
 	base = (uint16_t)(20000 + base % (60000 - 20000 - (unsigned)o.count - 1));
 	uint16_t tuple_port = (uint16_t)(base + o.count);
 	size_t n = 0, nt = 0;
-	fprintf(out, "audit-isn: %s port %u from %s: %ld SYNs from ports %u-%u, then %ld from port %u, %ld ms apart\n",
-		ps.dst_str, o.port, ps.src_str, o.count, base, base + (unsigned)o.count - 1, o.repeat, tuple_port,
-		o.interval_ms);
+	fprintf(out, "audit-isn: %s port %u from %s: %ld SYNs from ports %u-%u", ps.dst_str, o.port, ps.src_str,
+		o.count, base, base + (unsigned)o.count - 1);
+	if (o.repeat)
+		fprintf(out, ", then %ld from port %u", o.repeat, tuple_port);
+	fprintf(out, ", %ld ms apart\n", o.interval_ms);
 	fflush(out);
 	rc = run_probes(&ps, &o, base, false, o.count, s, &n, err);
 	if (!rc && o.repeat)
@@ -592,7 +596,10 @@ int cmd_audit_isn(int argc, char **argv, FILE *out, FILE *err)
 		rc = 2;
 	}
 	if (!rc) {
-		fprintf(out, "answered: %zu of %ld, and %zu of %ld from one port\n", n, o.count, nt, o.repeat);
+		fprintf(out, "answered: %zu of %ld", n, o.count);
+		if (o.repeat)
+			fprintf(out, ", and %zu of %ld from one port", nt, o.repeat);
+		fputc('\n', out);
 		if (o.verbose) {
 			print_samples(out, "syn-ack", s, n);
 			print_samples(out, "4-tuple", s + n, nt);

@@ -56,7 +56,8 @@ bool isn_nmap_figures(const struct isn_sample *s, size_t n, struct isn_nmap *out
 	if (g == 0)
 		return true;        /* a constant ISN: rate, SP and ISR 0 */
 	out->avg_rate = avg;
-	out->isr = (unsigned)(log(avg) / log(2.0) * 8 + 0.5);
+	/* Below one a second the logarithm is negative: ISR 0 (nmap would wrap it). */
+	out->isr = avg < 1 ? 0 : (unsigned)(log(avg) / log(2.0) * 8 + 0.5);
 	/* nmap divides the rates by the GCD only when it is above 9 (a host counting in 64,000s). */
 	double div = g > 9 ? (double)g : 1.0;
 	double var = 0;
@@ -213,6 +214,8 @@ struct isn_score isn_score_clock(const struct isn_sample *s, size_t n, size_t wi
 		double guess = fmod(alpha + beta * t_next, 4294967296.0);
 		if (guess < 0)
 			guess += 4294967296.0;
+		if (guess >= 4294967296.0)      /* a tiny negative rounded up to 2^32 */
+			guess = 0;
 		sc.tried++;
 		if (within(s[j].isn + (uint32_t)guess, s[j + window].isn, tolerance))
 			sc.hits++;

@@ -100,6 +100,19 @@ for want in 'FAIL: every difference between consecutive ISNs is a multiple of 64
 	grep -qF "$want" "$WORK/weak.out" || fail "the weak peer's audit lacks '$want'"
 done
 
+# Every half-open connection was reset: threeway holds no connection, and (its last SYN-ACK
+# seconds ago, more than the 1 s initial RTO) retransmitted no SYN-ACK for one left behind.
+[ "$(serve_open_connections)" = 0 ] || fail "threeway holds connections after the audits: $(tail -1 "$WORK/serve.log")"
+grep 'connections open' "$WORK/serve.log" | tail -1 | grep -q ' 0 retransmitted;' ||
+	fail "threeway retransmitted SYN-ACKs: a half-open connection was not reset: $(tail -1 "$WORK/serve.log")"
+echo "ok: threeway holds no connection and resent no SYN-ACK after the audits"
+
+# -v prints every sample; --repeat 0 skips the one 4-tuple.
+"$TW" audit-isn -v --count 10 --repeat 0 10.7.0.2 80 >"$WORK/verbose.out" || fail "a short audit did not pass: $(cat "$WORK/verbose.out")"
+[ "$(grep -c '^  syn-ack .*: isn .* tsval ' "$WORK/verbose.out")" = 10 ] || fail "-v did not print the 10 samples: $(cat "$WORK/verbose.out")"
+grep -q 'one 4-tuple' "$WORK/verbose.out" && fail "--repeat 0 still probed one 4-tuple"
+echo "ok: -v prints each sample"
+
 # A closed port and a host that does not answer are run-time errors (2), each said in one line.
 rc=0; "$TW" audit-isn 10.7.0.2 81 >"$WORK/closed.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q 'refused the connection' "$WORK/closed.out" || fail "closed port: exit $rc, $(cat "$WORK/closed.out")"
