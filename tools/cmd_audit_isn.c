@@ -481,11 +481,9 @@ static double percent(size_t a, size_t b)
 	return b ? 100.0 * (double)a / (double)b : 0;
 }
 
-/* Prints the report; returns the exit status, 0 or 1. */
-static int report(FILE *out, const struct audit_opts *o, const struct isn_sample *s, size_t n,
-		  const struct isn_sample *t, size_t nt, uint16_t tuple_port)
+/* nmap's figures, and a constant ISN or one whose every step is a multiple of one number. Returns the fails. */
+static int report_nmap(FILE *out, const struct isn_sample *s, size_t n)
 {
-	int fails = 0;
 	struct isn_nmap f;
 	isn_nmap_figures(s, n, &f);
 	fprintf(out, "TCP Sequence Prediction: Difficulty=%u (%s)\n", f.sp, isn_difficulty_words(f.sp));
@@ -493,12 +491,19 @@ static int report(FILE *out, const struct audit_opts *o, const struct isn_sample
 		f.sp, f.isr, f.avg_rate);
 	if (f.gcd == 0) {
 		fprintf(out, "FAIL: every SYN-ACK carried the same ISN\n");
-		fails++;
-	} else if (f.gcd > 1 && n > 16) {
-		fprintf(out, "FAIL: every difference between consecutive ISNs is a multiple of %u\n", f.gcd);
-		fails++;
+		return 1;
 	}
+	/* Random ISNs share a factor with odds of 2^-16 or less past 16 differences. */
+	if (f.gcd > 1 && n > 16) {
+		fprintf(out, "FAIL: every difference between consecutive ISNs is a multiple of %u\n", f.gcd);
+		return 1;
+	}
+	return 0;
+}
 
+static int report_predictors(FILE *out, const struct isn_sample *s, size_t n)
+{
+	int fails = 0;
 	struct isn_score lcg = isn_score_lcg(s, n, AUDIT_WINDOW, AUDIT_TOLERANCE);
 	struct isn_score clk = isn_score_clock(s, n, AUDIT_WINDOW, AUDIT_TOLERANCE);
 	fprintf(out, "predictors fitted on %d ISNs, a hit within %d of the next:\n", AUDIT_WINDOW, AUDIT_TOLERANCE);
@@ -514,44 +519,68 @@ static int report(FILE *out, const struct audit_opts *o, const struct isn_sample
 		fprintf(out, "FAIL: a linear clock predicts the next ISN\n");
 		fails++;
 	}
+	return fails;
+}
 
-	if (nt >= 2) {
-		struct isn_advance adv;
-		isn_tuple_advance(t, nt, &adv);
-		fprintf(out, "one 4-tuple (source port %u), %zu SYN-ACKs: %zu of %zu steps forward, %.4g/s\n", tuple_port,
-			nt, adv.forward, adv.steps, adv.rate);
-		if (adv.forward < adv.steps)
-			fprintf(out, "note: one 4-tuple's ISNs do not all advance with time (RFC 6528's clock M)\n");
-	}
+/* RFC 6528: one 4-tuple's ISNs move with the clock M; standing still is a note, not a fail. */
+static void report_tuple(FILE *out, const struct isn_sample *t, size_t nt, uint16_t tuple_port)
+{
+	if (nt < 2)
+		return;
+	struct isn_advance adv;
+	isn_tuple_advance(t, nt, &adv);
+	fprintf(out, "one 4-tuple (source port %u), %zu SYN-ACKs: %zu of %zu steps forward, %.4g/s\n", tuple_port, nt,
+		adv.forward, adv.steps, adv.rate);
+	if (adv.forward < adv.steps)
+		fprintf(out, "note: one 4-tuple's ISNs do not all advance with time (RFC 6528's clock M)\n");
+}
 
+/* TSval's clock; a fail when it counts the uptime given. */
+static int report_ts(FILE *out, const struct audit_opts *o, const struct isn_sample *s, size_t n,
+		     const struct isn_sample *t, size_t nt)
+{
 	struct isn_ts ts;
 	isn_ts_analyse(s, n, t, nt, &ts);
 	if (ts.with_ts == 0) {
 		fprintf(out, "TSval: no SYN-ACK carried timestamps\n");
-	} else if (!ts.hz_known) {
-		fprintf(out, "TSval: in %zu SYN-ACKs; its clock's rate could not be measured\n", ts.with_ts);
-	} else {
-		fprintf(out, "TSval: in %zu SYN-ACKs, a %.0f Hz clock; %zu of %zu connections on the line of the one before: %s\n",
-			ts.with_ts, ts.hz, ts.on_line, ts.compared,
-			ts.shared ? "one clock shared by connections" : "an offset per connection");
-		double implied = (double)ts.last_tsval / ts.hz;
-		fprintf(out, "TSval / Hz = %.0f s (%.2f days)", implied, implied / 86400);
-		if (o->uptime_s >= 0) {
-			/* The uptime given was taken at the start; the last TSval came later. */
-			double up = o->uptime_s + (double)(ts.last_recv_us - s[0].sent_us) / 1e6;
-			bool leak = isn_ts_counts_uptime(&ts, up, AUDIT_UPTIME_SLACK_S);
-			fprintf(out, "; uptime %.0f s: %s\n", up, leak ? "TSval counts the uptime" : "unrelated");
-			if (leak) {
-				fprintf(out, "FAIL: TSval tells the host's uptime\n");
-				fails++;
-			}
-		} else {
-			fputs(" (--uptime checks it against the host's uptime)\n", out);
-		}
-		if (ts.shared)
-			fprintf(out, "note: TSvals of different connections lie on one line, so TSval shows the host's clock\n"
-				     "      (RFC 7323 7.1: an offset per connection hides it)\n");
+		return 0;
 	}
+	if (!ts.hz_known) {
+		fprintf(out, "TSval: in %zu SYN-ACKs; its clock's rate could not be measured\n", ts.with_ts);
+		return 0;
+	}
+	int fails = 0;
+	fprintf(out, "TSval: in %zu SYN-ACKs, a %.0f Hz clock; %zu of %zu connections on the line of the one before: %s\n",
+		ts.with_ts, ts.hz, ts.on_line, ts.compared,
+		ts.shared ? "one clock shared by connections" : "an offset per connection");
+	double implied = (double)ts.last_tsval / ts.hz;
+	fprintf(out, "TSval / Hz = %.0f s (%.2f days)", implied, implied / 86400);
+	if (o->uptime_s >= 0) {
+		/* The uptime given was taken at the start; the last TSval came later. */
+		double up = o->uptime_s + (double)(ts.last_recv_us - s[0].sent_us) / 1e6;
+		bool leak = isn_ts_counts_uptime(&ts, up, AUDIT_UPTIME_SLACK_S);
+		fprintf(out, "; uptime %.0f s: %s\n", up, leak ? "TSval counts the uptime" : "unrelated");
+		if (leak) {
+			fprintf(out, "FAIL: TSval tells the host's uptime\n");
+			fails++;
+		}
+	} else {
+		fputs(" (--uptime checks it against the host's uptime)\n", out);
+	}
+	if (ts.shared)
+		fprintf(out, "note: TSvals of different connections lie on one line, so TSval shows the host's clock\n"
+			     "      (RFC 7323 7.1: an offset per connection hides it)\n");
+	return fails;
+}
+
+/* Prints the report; returns the exit status, 0 or 1. */
+static int report(FILE *out, const struct audit_opts *o, const struct isn_sample *s, size_t n,
+		  const struct isn_sample *t, size_t nt, uint16_t tuple_port)
+{
+	int fails = report_nmap(out, s, n);
+	fails += report_predictors(out, s, n);
+	report_tuple(out, t, nt, tuple_port);
+	fails += report_ts(out, o, s, n, t, nt);
 	fprintf(out, "verdict: %s\n", fails ? "FAIL (predictable)" : "pass");
 	return fails ? 1 : 0;
 }
