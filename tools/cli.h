@@ -14,6 +14,7 @@ int cmd_demo(int argc, char **argv, FILE *out, FILE *err);
 int cmd_drill(int argc, char **argv, FILE *out, FILE *err);
 int cmd_serve(int argc, char **argv, FILE *out, FILE *err);
 int cmd_connect(int argc, char **argv, FILE *out, FILE *err);
+int cmd_audit_isn(int argc, char **argv, FILE *out, FILE *err);
 
 /* Seconds since local midnight, for tw_trace_config.time_of_day: the library reads no clock or zone. */
 uint32_t cli_local_time_of_day(int64_t unix_sec, void *ctx);

@@ -20,11 +20,12 @@ static const char usage[] =
 	"that is correct, secure and easy to see.\n"
 	"\n"
 	"Commands:\n"
-	"  demo    show a TCP three-way handshake, packet by packet, as tcpdump prints it\n"
-	"  drill   run packetdrill scripts against the stack, on a virtual clock\n"
-	"  trace   print a pcap or pcapng capture exactly as 'tcpdump -nn' does\n"
-	"  serve   serve http, echo, discard or chargen on a TUN interface\n"
-	"  connect connect to a host through a TUN interface, like netcat\n"
+	"  demo      show a TCP three-way handshake, packet by packet, as tcpdump prints it\n"
+	"  drill     run packetdrill scripts against the stack, on a virtual clock\n"
+	"  trace     print a pcap or pcapng capture exactly as 'tcpdump -nn' does\n"
+	"  serve     serve http, echo, discard or chargen on a TUN interface\n"
+	"  connect   connect to a host through a TUN interface, like netcat\n"
+	"  audit-isn audit how a host chooses ISNs and timestamps, as nmap does and more\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     this help ('threeway COMMAND --help' for a command's options)\n"
@@ -39,6 +40,7 @@ static const struct {
 	{ "trace", cmd_trace },
 	{ "serve", cmd_serve },
 	{ "connect", cmd_connect },
+	{ "audit-isn", cmd_audit_isn },
 };
 
 /* Output that could not be written (a full disk, a closed pipe) is an error, not a success. */

@@ -92,3 +92,37 @@ stop_serve() {
 	wait "$SERVE_PID" || rc=$?
 	[ "$rc" = 0 ] || { cat "$WORK/serve.log"; fail "threeway serve exited with $rc"; }
 }
+
+# Starts a Linux listener on TCP port $1 (IPv4 and IPv6) in a network namespace
+# of its own, "linux", joined to this one by a veth pair: 10.8.0.1 and
+# 2001:db8:8::1 here, 10.8.0.2 and 2001:db8:8::2 there. The namespace's name
+# lives on a tmpfs of the test's own mount namespace, so nothing outlives it.
+start_linux_listener() {
+	local port=$1 i
+	mkdir -p /run/netns
+	mount -t tmpfs threeway-netns /run/netns
+	ip netns add linux
+	ip link add veth0 type veth peer name veth1 netns linux
+	ip addr add 10.8.0.1/24 dev veth0
+	ip addr add 2001:db8:8::1/64 dev veth0 nodad
+	ip link set veth0 up
+	ip -n linux link set lo up
+	ip -n linux addr add 10.8.0.2/24 dev veth1
+	ip -n linux addr add 2001:db8:8::2/64 dev veth1 nodad
+	ip -n linux link set veth1 up
+	ip netns exec linux python3 - "$port" "$WORK/linux.ready" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+s.listen(128)
+open(sys.argv[2], "w").close()
+time.sleep(3600)
+PY
+	for i in $(seq 100); do
+		[ -e "$WORK/linux.ready" ] && return 0
+		sleep 0.1
+	done
+	fail "the Linux listener did not start"
+}

@@ -104,6 +104,35 @@ static void test_trace_help_describes_options(void **state)
 			fail_msg("trace --help does not describe %s:\n%s", options[i], r.out);
 }
 
+static void test_audit_isn_usage_errors(void **state)
+{
+	(void)state;
+	struct run r;
+	run_threeway(&r, "audit-isn --help");
+	assert_int_equal(r.status, 0);
+	const char *options[] = { "--count N", "--repeat N", "--interval MS", "--timeout MS", "--uptime S", "Exit status" };
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (!strstr(r.out, options[i]))
+			fail_msg("audit-isn --help does not describe %s:\n%s", options[i], r.out);
+	const char *bad[][2] = {
+		{ "audit-isn", "wants ADDRESS PORT" },
+		{ "audit-isn 10.0.0.1", "wants ADDRESS PORT" },
+		{ "audit-isn 10.0.0.1 0", "PORT wants a number from 1 to 65535, not '0'" },
+		{ "audit-isn 10.0.0.1 http", "not 'http'" },
+		{ "audit-isn --count 3 10.0.0.1 80", "--count wants" },
+		{ "audit-isn --repeat 2 10.0.0.1 80", "--repeat wants" },
+		{ "audit-isn --uptime -5 10.0.0.1 80", "--uptime wants" },
+		{ "audit-isn --frob 10.0.0.1 80", "unknown option '--frob'" },
+		{ "audit-isn --count", "option '--count' needs a value" },
+		{ "audit-isn localhost 80", "ADDRESS wants an IPv4 or IPv6 address, not 'localhost'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run_threeway(&r, bad[i][0]);
+		expect_one_error_line(&r, bad[i][1]);
+		assert_int_equal(r.status, 2);
+	}
+}
+
 static void test_trace_missing_file(void **state)
 {
 	(void)state;
@@ -330,6 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help_describes_commands),
 		cmocka_unit_test(test_trace_help_describes_options),
+		cmocka_unit_test(test_audit_isn_usage_errors),
 		cmocka_unit_test(test_trace_missing_file),
 		cmocka_unit_test(test_trace_empty_file),
 		cmocka_unit_test(test_trace_not_a_capture),
