@@ -97,11 +97,20 @@ stop_serve() {
 # of its own, "linux", joined to this one by a veth pair: 10.8.0.1 and
 # 2001:db8:8::1 here, 10.8.0.2 and 2001:db8:8::2 there. The namespace's name
 # lives on a tmpfs of the test's own mount namespace, so nothing outlives it.
+# A named network namespace, kept in a private /run/netns: the name file `ip
+# netns add` makes lives in the test's own mount namespace and goes with it.
+netns_add() {
+	if [ -z "${TW_NETNS_MOUNTED:-}" ]; then
+		mkdir -p /run/netns
+		mount -t tmpfs threeway-netns /run/netns
+		TW_NETNS_MOUNTED=1
+	fi
+	ip netns add "$1"
+}
+
 start_linux_listener() {
 	local port=$1 i
-	mkdir -p /run/netns
-	mount -t tmpfs threeway-netns /run/netns
-	ip netns add linux
+	netns_add linux
 	ip link add veth0 type veth peer name veth1 netns linux
 	ip addr add 10.8.0.1/24 dev veth0
 	ip addr add 2001:db8:8::1/64 dev veth0 nodad

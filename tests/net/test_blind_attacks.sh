@@ -13,8 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 start_serve --tun tw0 --addr 10.7.0.2/24 --port 7 --app echo
 
 # The Linux listener: an echo server in a namespace of its own, behind veth.
-ip netns add lx
-trap 'ip netns del lx 2>/dev/null || true; net_cleanup' EXIT
+netns_add lx
 ip link add vc type veth peer name vs
 ip link set vs netns lx
 ip addr add 10.8.0.1/24 dev vc
