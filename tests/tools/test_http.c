@@ -30,7 +30,7 @@ static long parse_n(const char *text, size_t len, struct http_request *req)
 	assert_non_null(buf);
 	memcpy(buf, text, len);
 	memset(req, 0xa5, sizeof(*req));
-	long r = http_parse_request(buf, len, req);
+	long r = http_parse_request(buf, len, HTTP_MAX_HEAD_DEFAULT, req);
 	free(buf);
 	return r;
 }
@@ -423,27 +423,27 @@ static void test_http_parse_nul_bytes(void **state)
 	assert_int_equal(parse_n(after, sizeof(after) - 1, &req), (long)sizeof(after) - 1 - 3);
 }
 
-/* RFC 6585 5: a head that does not end within HTTP_MAX_HEAD bytes is 431. */
+/* RFC 6585 5: a head that does not end within HTTP_MAX_HEAD_DEFAULT bytes is 431. */
 static void test_http_parse_overlong_head(void **state)
 {
 	(void)state;
 	struct http_request req;
-	char *buf = malloc(HTTP_MAX_HEAD + 64);
+	char *buf = malloc(HTTP_MAX_HEAD_DEFAULT + 64);
 	assert_non_null(buf);
 	int n = snprintf(buf, 64, "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ");
-	memset(buf + n, 'a', HTTP_MAX_HEAD + 64 - (size_t)n);
+	memset(buf + n, 'a', HTTP_MAX_HEAD_DEFAULT + 64 - (size_t)n);
 	/* One byte short of the limit: may still end. At the limit and past it: 431. */
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD - 1, &req), 0);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD, &req), -431);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD + 64, &req), -431);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT - 1, &req), 0);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT, &req), -431);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT + 64, &req), -431);
 	/* A head that ends exactly at the limit is whole. */
-	memcpy(buf + HTTP_MAX_HEAD - 4, "\r\n\r\n", 4);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD, &req), HTTP_MAX_HEAD);
+	memcpy(buf + HTTP_MAX_HEAD_DEFAULT - 4, "\r\n\r\n", 4);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT, &req), HTTP_MAX_HEAD_DEFAULT);
 	/* Empty lines alone never end: no request line ever came. */
-	for (size_t i = 0; i + 1 < HTTP_MAX_HEAD; i += 2)
+	for (size_t i = 0; i + 1 < HTTP_MAX_HEAD_DEFAULT; i += 2)
 		memcpy(buf + i, "\r\n", 2);
 	assert_int_equal(parse_n(buf, 64, &req), 0);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD, &req), -431);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT, &req), -431);
 	free(buf);
 }
 
