@@ -447,6 +447,26 @@ static void test_http_parse_overlong_head(void **state)
 	free(buf);
 }
 
+/* --max-header-bytes: a complete head over the limit is refused as an incomplete one reaching it is. */
+static void test_http_parse_head_limit_configurable(void **state)
+{
+	(void)state;
+	struct http_request req;
+	char head[128];
+	static const char start[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+	size_t n = strlen(start);
+	memcpy(head, start, n);
+	memset(head + n, 'a', sizeof(head) - n);
+	memcpy(head + 96, "\r\n\r\n", 4);   /* a 100-byte head */
+	assert_int_equal(http_parse_request(head, 100, 100, &req), 100);
+	assert_int_equal(http_parse_request(head, 100, 99, &req), -431);
+	assert_int_equal(http_parse_request(head, 99, 100, &req), 0);
+	assert_int_equal(http_parse_request(head, 96, 96, &req), -431);
+	assert_int_equal(http_parse_request(head, 128, HTTP_MAX_HEAD_MIN, &req), -431);
+	/* With room for the head, what follows it (the next request) does not count. */
+	assert_int_equal(http_parse_request(head, 128, 100, &req), 100);
+}
+
 /* The target must fit the struct's 2,048 bytes with its NUL; longer is refused, not cut. */
 static void test_http_parse_long_target(void **state)
 {
@@ -823,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_http_parse_bad_header_lines),
 		cmocka_unit_test(test_http_parse_nul_bytes),
 		cmocka_unit_test(test_http_parse_overlong_head),
+		cmocka_unit_test(test_http_parse_head_limit_configurable),
 		cmocka_unit_test(test_http_parse_long_target),
 	};
 	const struct CMUnitTest resolve_tests[] = {
