@@ -456,13 +456,10 @@ static void accept_all(struct tw_sock *listener, unsigned events, void *ctx)
 			return;
 		struct app_client *cl = NULL;
 		if (srv->limits.max_conns_per_client && !srv->shutting_down) {
-			/* Over the per-client limit: reset at once, so the refusal holds no state (no FIN-WAIT, no TIME-WAIT). */
-			if ((cl = client_get(srv, &peer.addr)) && cl->conns >= srv->limits.max_conns_per_client) {
-				srv->refused_per_client++;
-				tw_abort(s);
-				continue;
-			}
-			if (!cl) {
+			/* Over the per-client limit (or no memory to count it): reset at once, which leaves no state behind. */
+			cl = client_get(srv, &peer.addr);
+			if (!cl || cl->conns >= srv->limits.max_conns_per_client) {
+				srv->refused_per_client += cl != NULL;
 				tw_abort(s);
 				continue;
 			}
