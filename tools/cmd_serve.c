@@ -199,7 +199,7 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 	return 0;
 }
 
-/* What the server refused, in one line after the stack's. */
+/* What the server refused, in one line. */
 static void print_app_stats(const struct serve *s, FILE *f)
 {
 	struct app_stats a;
@@ -213,10 +213,11 @@ static void print_app_stats(const struct serve *s, FILE *f)
 	fflush(f);
 }
 
+/* The server's line, then the stack's (the last, as it was before the server had one), then the tracer's. */
 static void print_stats(struct serve *s, unsigned listeners)
 {
-	net_print_stats(&s->net, listeners, s->net.err);
 	print_app_stats(s, s->net.err);
+	net_print_stats(&s->net, listeners, s->net.err);
 	net_print_trace_drops(&s->net, s->net.err);
 }
 
