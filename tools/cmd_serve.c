@@ -73,6 +73,7 @@ struct serve_opts {
 	const char *root;
 	long backlog;
 	struct app_limits limits;
+	const char *http_flag;      /* a flag given that only the http app has */
 };
 
 static int parse_number(const char *arg, long lo, long hi, long *out)
@@ -163,6 +164,8 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 			break;
 		case 'o':
 		case 'm':
+			o->http_flag = c == 'o' ? "--head-timeout" : "--max-header-bytes";
+			/* fall through */
 		case 'c':
 			if (parse_limit(c, optarg, &o->limits, err))
 				return 2;
@@ -192,8 +195,8 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		fprintf(err, "threeway serve: --root %s: not a directory\n", o->root);
 		return 2;
 	}
-	if (o->root && o->app != APP_HTTP) {
-		fprintf(err, "threeway serve: --root is for --app http\n");
+	if ((o->root || o->http_flag) && o->app != APP_HTTP) {
+		fprintf(err, "threeway serve: %s is for --app http\n", o->root ? "--root" : o->http_flag);
 		return 2;
 	}
 	return 0;

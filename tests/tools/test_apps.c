@@ -383,6 +383,8 @@ static void test_serve_limit_flags_refuse_bad_values(void **state)
 	expect_serve_error("--max-conns-per-client 18446744073709551617", "not '18446744073709551617'");
 	expect_serve_error("--max-conns-per-client many", "not 'many'");
 	expect_serve_error("--head-timeout", "option '--head-timeout' needs a value");
+	expect_serve_error("--app echo --head-timeout 5", "--head-timeout is for --app http");
+	expect_serve_error("--app echo --max-header-bytes 1024", "--max-header-bytes is for --app http");
 }
 
 int main(void)
