@@ -333,7 +333,9 @@ static void trace_text(struct net *n, const char *text)
 		return;
 	}
 	outq_put(&n->tq, text, strlen(text));
-	trace_queue_pump(n);
+	/* While the descriptor is watched for room, its callback writes what waits. */
+	if (!n->tq_watching)
+		trace_queue_pump(n);
 }
 
 static void trace_packet(void *ctx, uint64_t now, bool outbound, const uint8_t *pkt, size_t len)

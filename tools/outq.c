@@ -89,5 +89,6 @@ bool outq_put(struct outq *q, const char *p, size_t n)
 	q->put += n;
 	q->ends[(q->first_item + q->n_items) % q->max_items] = q->put;
 	q->n_items++;
-	return outq_flush(q) >= 0;
+	/* With items waiting already the descriptor was full a moment ago: the caller flushes when it has room. */
+	return q->n_items > 1 || outq_flush(q) >= 0;
 }

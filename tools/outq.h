@@ -28,9 +28,10 @@ struct outq {
 int outq_init(struct outq *q, int fd, size_t cap, size_t max_items);
 void outq_fini(struct outq *q);
 /*
- * Queues `n` bytes (1 to cap) as one item and writes what the descriptor
- * takes now. False when the item was dropped (no room, or the output has
- * failed): it is counted.
+ * Queues `n` bytes (1 to cap) as one item and, when it is the only one,
+ * writes what the descriptor takes now (behind others it waits for the
+ * next outq_flush). False when the item was dropped (no room, or the output
+ * has failed): it is counted.
  */
 bool outq_put(struct outq *q, const char *p, size_t n);
 /*
