@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,14 +19,23 @@
 #include "apps.h"
 #include "http.h"
 
+/* The connections open from one address, for the per-client limit. */
+struct app_client {
+	struct tw_addr addr;
+	unsigned conns;
+	struct app_client *next;    /* in its hash chain */
+};
+
 struct app_conn {
 	struct app_server *srv;
 	struct tw_sock *sock;
+	struct app_client *client;  /* NULL without a per-client limit */
 	struct app_conn *prev, *next;
 	bool shut;                  /* FIN requested: lingering, input read and dropped until the peer's FIN */
 	bool peer_done;             /* the peer's FIN has been read */
 	uint64_t last_active_us;    /* the last readiness change */
 	uint64_t shut_at_us;
+	uint64_t head_deadline_us;  /* http: when the head being awaited must be whole; 0: none awaited */
 	uint64_t chargen_pos;       /* chargen: where in the pattern */
 	/* Bytes waiting to be sent: echo's copy of what it read, or a response. */
 	char *pending;
@@ -40,8 +50,18 @@ struct app_server {
 	size_t n_conns;
 	bool shutting_down;
 	uint64_t now_us;            /* as of the last tick */
+	app_clock_fn clock;
+	void *clock_ctx;
 	app_observer_fn observer;
 	void *observer_ctx;
+	struct app_limits limits;
+	struct http_config http_cfg;
+	struct http_stats http_stats;
+	uint64_t refused_per_client;
+	/* Clients by address: a chained table, doubled when it has as many clients as chains. */
+	struct app_client **clients;
+	size_t n_clients, cap_clients;
+	uint64_t client_seed;       /* so that a peer cannot choose addresses that share a chain */
 };
 
 int app_kind_parse(const char *name)
@@ -59,6 +79,15 @@ const char *app_kind_name(enum app_kind k)
 	return names[k];
 }
 
+void app_limits_init(struct app_limits *l)
+{
+	*l = (struct app_limits){
+		.head_timeout_us = APP_HEAD_TIMEOUT_US,
+		.max_head_bytes = HTTP_MAX_HEAD_DEFAULT,
+		.max_conns_per_client = APP_MAX_CONNS_PER_CLIENT,
+	};
+}
+
 struct app_server *app_server_new(enum app_kind kind, const char *root)
 {
 	struct app_server *srv = calloc(1, sizeof(*srv));
@@ -69,7 +98,113 @@ struct app_server *app_server_new(enum app_kind kind, const char *root)
 		free(srv);
 		return NULL;
 	}
+	struct app_limits l;
+	app_limits_init(&l);
+	app_server_set_limits(srv, &l);
+	if (getrandom(&srv->client_seed, sizeof(srv->client_seed), GRND_NONBLOCK) != sizeof(srv->client_seed))
+		srv->client_seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)srv;
 	return srv;
+}
+
+void app_server_set_limits(struct app_server *srv, const struct app_limits *l)
+{
+	srv->limits = *l;
+	srv->http_cfg = (struct http_config){ .root = srv->root, .max_head = l->max_head_bytes };
+}
+
+void app_server_set_clock(struct app_server *srv, app_clock_fn now, void *ctx)
+{
+	srv->clock = now;
+	srv->clock_ctx = ctx;
+}
+
+void app_server_stats(const struct app_server *srv, struct app_stats *out)
+{
+	*out = (struct app_stats){
+		.head_timeouts = srv->http_stats.head_timeouts,
+		.heads_too_large = srv->http_stats.heads_too_large,
+		.bad_requests = srv->http_stats.bad_requests,
+		.refused_per_client = srv->refused_per_client,
+	};
+}
+
+static uint64_t server_now(const struct app_server *srv)
+{
+	return srv->clock ? srv->clock(srv->clock_ctx) : srv->now_us;
+}
+
+/* ------------------------------------------------------------- clients */
+
+static size_t client_chain(const struct app_server *srv, const struct tw_addr *a)
+{
+	/* FNV-1a from a secret starting point over the family and the address. */
+	uint64_t h = 0xcbf29ce484222325u ^ srv->client_seed;
+	size_t len = a->family == TW_AF_INET ? 4 : 16;
+	h = (h ^ a->family) * 0x100000001b3u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ a->bytes[i]) * 0x100000001b3u;
+	h ^= h >> 29;
+	return (size_t)h & (srv->cap_clients - 1);
+}
+
+static bool same_addr(const struct tw_addr *a, const struct tw_addr *b)
+{
+	return a->family == b->family && !memcmp(a->bytes, b->bytes, a->family == TW_AF_INET ? 4 : 16);
+}
+
+static bool clients_grow(struct app_server *srv)
+{
+	size_t old_cap = srv->cap_clients, cap = old_cap ? old_cap * 2 : 64;
+	struct app_client **old = srv->clients, **tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return false;
+	srv->clients = tab;
+	srv->cap_clients = cap;
+	for (size_t i = 0; i < old_cap; i++) {
+		struct app_client *next;
+		for (struct app_client *c = old[i]; c; c = next) {
+			next = c->next;
+			size_t k = client_chain(srv, &c->addr);
+			c->next = tab[k];
+			tab[k] = c;
+		}
+	}
+	free(old);
+	return true;
+}
+
+/* The client of address `a`, made with no connections if new; NULL on no memory. */
+static struct app_client *client_get(struct app_server *srv, const struct tw_addr *a)
+{
+	if (srv->cap_clients) {
+		for (struct app_client *c = srv->clients[client_chain(srv, a)]; c; c = c->next)
+			if (same_addr(&c->addr, a))
+				return c;
+	}
+	if (srv->n_clients >= srv->cap_clients && !clients_grow(srv))
+		return NULL;
+	struct app_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	size_t k = client_chain(srv, a);
+	c->addr = *a;
+	c->next = srv->clients[k];
+	srv->clients[k] = c;
+	srv->n_clients++;
+	return c;
+}
+
+/* Forgets a client with no connection left. */
+static void client_put(struct app_server *srv, struct app_client *c)
+{
+	if (c->conns)
+		return;
+	struct app_client **pp = &srv->clients[client_chain(srv, &c->addr)];
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	srv->n_clients--;
+	free(c);
 }
 
 static void conn_release(struct app_conn *ac, bool abort)
@@ -82,6 +217,10 @@ static void conn_release(struct app_conn *ac, bool abort)
 	if (ac->next)
 		ac->next->prev = ac->prev;
 	srv->n_conns--;
+	if (ac->client) {
+		ac->client->conns--;
+		client_put(srv, ac->client);
+	}
 	tw_set_callback(ac->sock, NULL, NULL);
 	if (abort)
 		tw_abort(ac->sock);
@@ -99,6 +238,7 @@ void app_server_free(struct app_server *srv)
 	/* A connection that never got to its FIN is reset: a FIN would pass a cut response as whole. */
 	while (srv->conns)
 		conn_release(srv->conns, !srv->conns->shut);
+	free(srv->clients);
 	free(srv->root);
 	free(srv);
 }
@@ -224,9 +364,23 @@ static void run_chargen(struct app_conn *ac)
 	}
 }
 
+/*
+ * The head deadline runs while a head is awaited: the first from the
+ * accept, a later one from its first byte (before that, the connection is
+ * idle between requests, which the idle timeout governs).
+ */
+static void update_head_deadline(struct app_conn *ac)
+{
+	enum http_head_state st = http_conn_head_state(ac->http);
+	if (st == HTTP_HEAD_NONE || (st == HTTP_HEAD_IDLE && http_conn_answered(ac->http) > 0))
+		ac->head_deadline_us = 0;
+	else if (!ac->head_deadline_us && ac->srv->limits.head_timeout_us)
+		ac->head_deadline_us = server_now(ac->srv) + ac->srv->limits.head_timeout_us;
+}
+
 static void run_http(struct app_conn *ac)
 {
-	if (!ac->http && !(ac->http = http_conn_new(ac->sock, ac->srv->root))) {
+	if (!ac->http && !(ac->http = http_conn_new(ac->sock, &ac->srv->http_cfg, &ac->srv->http_stats))) {
 		conn_release(ac, true);
 		return;
 	}
@@ -244,6 +398,18 @@ static void run_http(struct app_conn *ac)
 		finish_sending(ac);   /* the last response is queued: FIN after it */
 	else if (r == HTTP_FAILED)
 		conn_release(ac, true);
+	else
+		update_head_deadline(ac);
+}
+
+/* The head did not come in time: a 408 for part of one (then the FIN), or just the FIN. */
+static void head_timed_out(struct app_conn *ac)
+{
+	ac->head_deadline_us = 0;
+	if (http_conn_time_out(ac->http))
+		run_http(ac);
+	else
+		finish_sending(ac);
 }
 
 /* Runs the connection's app; false when it released the connection. */
@@ -284,15 +450,31 @@ static void accept_all(struct tw_sock *listener, unsigned events, void *ctx)
 	(void)events;
 	for (;;) {
 		int err = 0;
-		struct tw_sock *s = tw_accept(listener, NULL, &err);
+		struct tw_endpoint peer;
+		struct tw_sock *s = tw_accept(listener, &peer, &err);
 		if (!s)
 			return;
+		struct app_client *cl = NULL;
+		if (srv->limits.max_conns_per_client && !srv->shutting_down) {
+			/* Over the per-client limit (or no memory to count it): reset at once, which leaves no state behind. */
+			cl = client_get(srv, &peer.addr);
+			if (!cl || cl->conns >= srv->limits.max_conns_per_client) {
+				srv->refused_per_client += cl != NULL;
+				tw_abort(s);
+				continue;
+			}
+		}
 		struct app_conn *ac = calloc(1, sizeof(*ac));
 		if (!ac || srv->shutting_down) {
 			free(ac);
+			if (cl)
+				client_put(srv, cl);
 			tw_abort(s);
 			continue;
 		}
+		if (cl)
+			cl->conns++;
+		ac->client = cl;
 		ac->srv = srv;
 		ac->sock = s;
 		ac->last_active_us = srv->now_us;
@@ -335,6 +517,8 @@ void app_server_tick(struct app_server *srv, uint64_t now_us)
 		next = ac->next;
 		if (ac->shut && now_us - ac->shut_at_us >= APP_LINGER_US)
 			conn_release(ac, false);
+		else if (!ac->shut && ac->head_deadline_us && server_now(srv) >= ac->head_deadline_us)
+			head_timed_out(ac);
 		else if (!ac->shut && srv->kind == APP_HTTP && now_us - ac->last_active_us >= APP_HTTP_IDLE_US)
 			finish_sending(ac);
 	}

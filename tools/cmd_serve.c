@@ -16,15 +16,19 @@
 
 #include "apps.h"
 #include "cli.h"
+#include "http.h"
 #include "net.h"
 
 static const char serve_usage[] =
 	"usage: threeway serve --tun NAME --addr ADDR/LEN [--addr ADDR/LEN] --port N\n"
 	"                      --app http|echo|discard|chargen [--root DIR] [--trace] [--pcap FILE]\n"
+	"                      [--head-timeout SECONDS] [--max-header-bytes N] [--max-conns-per-client N]\n"
 	"\n"
 	"Serves an application on the stack's addresses over a TUN interface, until\n"
 	"SIGINT or SIGTERM, then closes its connections (FIN) and exits. SIGUSR1 prints\n"
-	"the stack's counters. Needs root (or CAP_NET_ADMIN).\n"
+	"the stack's and the server's counters. Needs root (or CAP_NET_ADMIN). With\n"
+	"--trace, lines the output cannot take at once wait in a bounded queue; when it\n"
+	"is full, whole packets are dropped and counted (\"N packets dropped by tracer\").\n"
 	"\n"
 	"  --port N          the TCP port to listen on\n"
 	"  --app APP         http: GET and HEAD of a built-in page ('/', '/info') and of\n"
@@ -32,17 +36,30 @@ static const char serve_usage[] =
 	"                    chargen (RFC 864)\n"
 	"  --root DIR        the directory the http app serves\n"
 	"  --backlog N       connections waiting to be accepted (default 128)\n"
+	"  --head-timeout SECONDS\n"
+	"                    http: a request head must arrive whole within this long of\n"
+	"                    the accept (a later request's, of its first byte), else the\n"
+	"                    connection closes, after a 408 if part of it came (default 10)\n"
+	"  --max-header-bytes N\n"
+	"                    http: a longer request head gets 431 and the connection\n"
+	"                    closes (default 8192)\n"
+	"  --max-conns-per-client N\n"
+	"                    connections one address may hold open; the next is reset\n"
+	"                    right after its handshake (default 256)\n"
 	NET_OPTIONS_HELP
 	"  -h, --help        this help\n";
 
 /* How long, after SIGINT or SIGTERM, responses under way have to finish and peers to acknowledge our FINs. */
 #define SHUTDOWN_GRACE_US 5000000u
+/* At the end, how long the trace's last lines may take to be read before they are dropped. */
+#define TRACE_DRAIN_MS 1000u
 /* The apps' timeouts are checked this often. */
 #define TICK_NS 500000000L
 
 struct serve {
 	struct net net;
 	struct app_server *app;
+	enum app_kind kind;
 	struct tw_sock *listeners[NET_MAX_ADDRS];
 	unsigned n_listeners;
 	int tick_fd;
@@ -55,6 +72,8 @@ struct serve_opts {
 	int app;
 	const char *root;
 	long backlog;
+	struct app_limits limits;
+	const char *http_flag;      /* a flag given that only the http app has */
 };
 
 static int parse_number(const char *arg, long lo, long hi, long *out)
@@ -68,6 +87,36 @@ static int parse_number(const char *arg, long lo, long hi, long *out)
 	return 0;
 }
 
+/* --head-timeout, --max-header-bytes, --max-conns-per-client: 0, or -1 after an error line. */
+static int parse_limit(int c, const char *arg, struct app_limits *l, FILE *err)
+{
+	static const struct {
+		int c;
+		const char *name, *what;
+		long lo, hi;
+	} limits[] = {
+		{ 'o', "--head-timeout", "a number of seconds", 1, 3600 },
+		{ 'm', "--max-header-bytes", "a number of bytes", HTTP_MAX_HEAD_MIN, HTTP_MAX_HEAD_MAX },
+		{ 'c', "--max-conns-per-client", "a number", 1, 1000000 },
+	};
+	size_t i = 0;
+	while (limits[i].c != c)
+		i++;
+	long v;
+	if (parse_number(arg, limits[i].lo, limits[i].hi, &v)) {
+		fprintf(err, "threeway serve: %s wants %s from %ld to %ld, not '%s'\n", limits[i].name, limits[i].what,
+			limits[i].lo, limits[i].hi, arg);
+		return -1;
+	}
+	if (c == 'o')
+		l->head_timeout_us = (uint64_t)v * 1000000u;
+	else if (c == 'm')
+		l->max_head_bytes = (size_t)v;
+	else
+		l->max_conns_per_client = (unsigned)v;
+	return 0;
+}
+
 static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *out, FILE *err)
 {
 	static const struct option longopts[] = {
@@ -75,6 +124,9 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		{ "app", required_argument, NULL, 'a' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "backlog", required_argument, NULL, 'b' },
+		{ "head-timeout", required_argument, NULL, 'o' },
+		{ "max-header-bytes", required_argument, NULL, 'm' },
+		{ "max-conns-per-client", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		NET_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -110,6 +162,14 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 				return 2;
 			}
 			break;
+		case 'o':
+		case 'm':
+			o->http_flag = c == 'o' ? "--head-timeout" : "--max-header-bytes";
+			/* fall through */
+		case 'c':
+			if (parse_limit(c, optarg, &o->limits, err))
+				return 2;
+			break;
 		case 'h':
 			fputs(serve_usage, out);
 			return -1;
@@ -135,18 +195,40 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		fprintf(err, "threeway serve: --root %s: not a directory\n", o->root);
 		return 2;
 	}
-	if (o->root && o->app != APP_HTTP) {
-		fprintf(err, "threeway serve: --root is for --app http\n");
+	if ((o->root || o->http_flag) && o->app != APP_HTTP) {
+		fprintf(err, "threeway serve: %s is for --app http\n", o->root ? "--root" : o->http_flag);
 		return 2;
 	}
 	return 0;
+}
+
+/* What the server refused, in one line. */
+static void print_app_stats(const struct serve *s, FILE *f)
+{
+	struct app_stats a;
+	app_server_stats(s->app, &a);
+	fprintf(f, "threeway serve: ");
+	if (s->kind == APP_HTTP)
+		fprintf(f, "%llu request heads timed out, %llu too large (431), %llu other bad requests; ",
+			(unsigned long long)a.head_timeouts, (unsigned long long)a.heads_too_large,
+			(unsigned long long)a.bad_requests);
+	fprintf(f, "%llu connections reset over the per-client limit\n", (unsigned long long)a.refused_per_client);
+	fflush(f);
+}
+
+/* The server's line, then the stack's (the last, as it was before the server had one), then the tracer's. */
+static void print_stats(struct serve *s, unsigned listeners)
+{
+	print_app_stats(s, s->net.err);
+	net_print_stats(&s->net, listeners, s->net.err);
+	net_print_trace_drops(&s->net, s->net.err);
 }
 
 static void on_signal(struct net *n, int signo, void *ctx)
 {
 	struct serve *s = ctx;
 	if (signo == SIGUSR1) {
-		net_print_stats(n, s->n_listeners, n->err);
+		print_stats(s, s->n_listeners);
 		return;
 	}
 	if (signo == SIGINT || signo == SIGTERM) {
@@ -154,6 +236,8 @@ static void on_signal(struct net *n, int signo, void *ctx)
 		tw_loop_stop(n->loop);
 	}
 }
+
+static uint64_t loop_clock(void *ctx) { return tw_loop_now(ctx); }
 
 static void on_tick(struct tw_loop *l, int fd, unsigned events, void *ctx)
 {
@@ -226,6 +310,7 @@ static void shut_down(struct serve *s)
 int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 {
 	struct serve_opts o = { .app = -1, .backlog = 128 };
+	app_limits_init(&o.limits);
 	int rc = parse_serve_args(argc, argv, &o, out, err);
 	if (rc)
 		return rc < 0 ? 0 : rc;
@@ -233,7 +318,8 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 	struct serve s;
 	memset(&s, 0, sizeof(s));
 	s.tick_fd = -1;
-	s.net = (struct net){ .cmd = "serve", .out = out, .err = err, .on_signal = on_signal, .signal_ctx = &s };
+	s.net = (struct net){ .cmd = "serve", .out = out, .err = err, .on_signal = on_signal, .signal_ctx = &s,
+			    .trace_queue = true };
 	struct tw_stack_config cfg;
 	tw_stack_config_init(&cfg);
 	if (net_open(&s.net, &o.net, &cfg))
@@ -243,6 +329,9 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 		net_close(&s.net);
 		return 1;
 	}
+	s.kind = (enum app_kind)o.app;
+	app_server_set_limits(s.app, &o.limits);
+	app_server_set_clock(s.app, loop_clock, s.net.loop);
 	rc = start_ticks(&s);
 	if (rc == 0)
 		rc = open_listeners(&s, &o);
@@ -254,7 +343,8 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 			rc = 1;
 		}
 		shut_down(&s);
-		net_print_stats(&s.net, 0, err);
+		net_trace_drain(&s.net, TRACE_DRAIN_MS);
+		print_stats(&s, 0);
 	}
 	app_server_free(s.app);
 	net_close(&s.net);

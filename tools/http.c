@@ -23,8 +23,9 @@
 struct http_conn {
 	struct tw_sock *sock;
 	const char *root;
-	char in[HTTP_MAX_HEAD];
-	size_t in_len;
+	struct http_stats *stats;
+	size_t in_len, in_cap;      /* in_cap: the largest head taken */
+	size_t scanned;             /* in[0, scanned) holds no end of a head */
 	uint64_t body_to_skip;      /* of a request that carried one */
 	char *out;                  /* status line, headers and a built-in body */
 	size_t out_len, out_off;
@@ -34,6 +35,7 @@ struct http_conn {
 	size_t chunk_len, chunk_off;
 	bool last;                  /* close once this response is queued */
 	uint64_t answered;
+	char in[];                  /* in_cap bytes: the request heads read and not yet taken */
 };
 
 /* ------------------------------------------------------------ parsing */
@@ -41,13 +43,13 @@ struct http_conn {
 /* RFC 9112 2.2: a line ends in CRLF, and a bare LF is accepted as well. The head ends at an empty line. */
 static const char *find_head_end(const char *buf, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (i + 1 < len && buf[i + 1] == '\n')
-			return buf + i + 2;
-		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-			return buf + i + 3;
+	const char *p = buf, *end = buf + len;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (p + 1 < end && p[1] == '\n')
+			return p + 2;
+		if (p + 2 < end && p[1] == '\r' && p[2] == '\n')
+			return p + 3;
+		p++;
 	}
 	return NULL;
 }
@@ -178,7 +180,7 @@ static long parse_header(const char *line, size_t len, struct http_request *req,
 	return 0;
 }
 
-long http_parse_request(const char *buf, size_t len, struct http_request *req)
+long http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *req)
 {
 	memset(req, 0, sizeof(*req));
 	/* RFC 9112 2.2: empty lines before the request line are ignored. */
@@ -187,8 +189,14 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 		skip += buf[skip] == '\r' ? 2 : 1;
 	const char *head = buf + skip;
 	const char *end = find_head_end(head, len - skip);
+	/*
+	 * RFC 6585 5: 431 for header fields too large. Too large is a complete
+	 * head over the limit, or an incomplete one that has reached it already.
+	 */
+	if (end ? (size_t)(end - buf) > max_head : len >= max_head)
+		return -431;
 	if (!end)
-		return len >= HTTP_MAX_HEAD ? -431 : 0;
+		return 0;
 	const char *line = head;
 	bool first = true;
 	struct head_fields f = { false, false, false, false };
@@ -330,6 +338,7 @@ static const char *reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
@@ -465,13 +474,15 @@ static bool answer(struct http_conn *h, const struct http_request *req)
 
 /* ------------------------------------------------------------ the connection */
 
-struct http_conn *http_conn_new(struct tw_sock *sock, const char *root)
+struct http_conn *http_conn_new(struct tw_sock *sock, const struct http_config *cfg, struct http_stats *stats)
 {
-	struct http_conn *h = calloc(1, sizeof(*h));
+	struct http_conn *h = calloc(1, sizeof(*h) + cfg->max_head);
 	if (!h)
 		return NULL;
 	h->sock = sock;
-	h->root = root;
+	h->root = cfg->root;
+	h->stats = stats;
+	h->in_cap = cfg->max_head;
 	h->file_fd = -1;
 	return h;
 }
@@ -492,6 +503,58 @@ uint64_t http_conn_answered(const struct http_conn *h) { return h->answered; }
 bool http_conn_busy(const struct http_conn *h)
 {
 	return h->out_off < h->out_len || h->file_fd >= 0 || h->chunk_off < h->chunk_len;
+}
+
+enum http_head_state http_conn_head_state(const struct http_conn *h)
+{
+	if (http_conn_busy(h) || h->out_len || h->body_to_skip || h->last)
+		return HTTP_HEAD_NONE;
+	return h->in_len ? HTTP_HEAD_PARTIAL : HTTP_HEAD_IDLE;
+}
+
+bool http_conn_time_out(struct http_conn *h)
+{
+	h->stats->head_timeouts++;
+	h->last = true;
+	/*
+	 * RFC 9110 15.5.9: 408 says the server did not receive a complete request
+	 * in the time it was prepared to wait, and it SHOULD close (RFC 9112 9.6).
+	 * As Apache does, a connection that sent nothing at all gets no answer:
+	 * nothing was asked, and a client that opened a connection ahead of need
+	 * would take the 408 for the answer to its next request.
+	 */
+	return h->in_len && queue_error(h, 408, false);
+}
+
+/* Answers a head that cannot be taken with `status`; the connection closes after it. */
+static bool refuse_head(struct http_conn *h, int status)
+{
+	if (status == 431)
+		h->stats->heads_too_large++;
+	else
+		h->stats->bad_requests++;
+	h->last = true;
+	return queue_error(h, status, false);
+}
+
+/* Drops `n` bytes from the front of the input. */
+static void consume_input(struct http_conn *h, size_t n)
+{
+	if (!n)
+		return;
+	memmove(h->in, h->in + n, h->in_len - n);
+	h->in_len -= n;
+	h->scanned = 0;
+}
+
+/* Could the input hold a whole head? Only bytes not looked at before are searched (from 2 before them, for a CRLF cut in two). */
+static bool may_hold_head(struct http_conn *h)
+{
+	size_t from = h->scanned > 2 ? h->scanned - 2 : 0;
+	if (h->in_len > from && find_head_end(h->in + from, h->in_len - from))
+		return true;
+	h->scanned = h->in_len;
+	return false;
 }
 
 /* Queues buf[*off, len) as room allows: -1 on failure, 0 when blocked, 1 when all is queued. */
@@ -541,16 +604,17 @@ static int pump(struct http_conn *h)
 static int next_request(struct http_conn *h, bool stopping)
 {
 	struct http_request req;
-	long used = http_parse_request(h->in, h->in_len, &req);
-	if (used == 0)
+	if (!may_hold_head(h))
 		return 0;
-	if (used < 0) {
-		/* After a malformed request the stream cannot be trusted: answer and close. */
-		h->last = true;
-		return queue_error(h, (int)-used, false) ? 1 : -1;
+	long used = http_parse_request(h->in, h->in_len, h->in_cap, &req);
+	if (used == 0) {
+		h->scanned = h->in_len;   /* the end found was of empty lines before a request */
+		return 0;
 	}
-	memmove(h->in, h->in + used, h->in_len - (size_t)used);
-	h->in_len -= (size_t)used;
+	/* After a malformed request the stream cannot be trusted: answer and close. */
+	if (used < 0)
+		return refuse_head(h, (int)-used) ? 1 : -1;
+	consume_input(h, (size_t)used);
 	h->body_to_skip = req.content_length;
 	h->last = !req.keep_alive || stopping;
 	h->answered++;
@@ -561,8 +625,7 @@ static int next_request(struct http_conn *h, bool stopping)
 static void skip_body(struct http_conn *h)
 {
 	size_t n = h->body_to_skip < h->in_len ? (size_t)h->body_to_skip : h->in_len;
-	memmove(h->in, h->in + n, h->in_len - n);
-	h->in_len -= n;
+	consume_input(h, n);
 	h->body_to_skip -= n;
 }
 
@@ -590,13 +653,13 @@ enum http_result http_conn_run(struct http_conn *h, bool stopping)
 		}
 		if (stopping)
 			return HTTP_DONE;
-		if (h->in_len == sizeof(h->in)) {
-			h->last = true;
-			if (!queue_error(h, 431, false))
+		if (h->in_len == h->in_cap) {
+			/* RFC 6585 5: the limit reached and no end of the head in sight. */
+			if (!refuse_head(h, 431))
 				return HTTP_FAILED;
 			continue;
 		}
-		long n = tw_recv(h->sock, h->in + h->in_len, sizeof(h->in) - h->in_len, 0);
+		long n = tw_recv(h->sock, h->in + h->in_len, h->in_cap - h->in_len, 0);
 		if (n == -EAGAIN)
 			return HTTP_MORE;
 		if (n <= 0)

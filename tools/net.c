@@ -5,11 +5,14 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,6 +289,55 @@ static int configure_host_side(struct net *n, const struct net_opts *o)
 
 /* ---------------------------------------------------------------- tracing */
 
+/* The trace queue: 1 MiB of text, and as many packets as 64 bytes each would make. */
+#define TRACE_QUEUE_BYTES (1u << 20)
+#define TRACE_QUEUE_ITEMS (TRACE_QUEUE_BYTES / 64)
+
+static void trace_queue_writable(struct tw_loop *l, int fd, unsigned events, void *ctx);
+
+/* Writes what the queue holds, and watches the descriptor for room while anything is left. */
+static void trace_queue_pump(struct net *n)
+{
+	int r = outq_flush(&n->tq);
+	if (r < 0) {
+		/* Said once; from here on every packet counts as dropped, and there is nothing to wait for. */
+		if (!n->tq_reported)
+			fprintf(n->err, "threeway %s: the trace output failed: %s; packets are no longer traced\n",
+				n->cmd, strerror(-r));
+		fflush(n->err);
+		n->tq_reported = true;
+		r = 0;
+	}
+	bool want = r > 0;
+	if (want != n->tq_watching) {
+		if (want)
+			want = tw_loop_watch(n->loop, n->tq.fd, TW_POLLOUT, trace_queue_writable, n) == 0;
+		else
+			tw_loop_unwatch(n->loop, n->tq.fd);
+		n->tq_watching = want;
+	}
+}
+
+static void trace_queue_writable(struct tw_loop *l, int fd, unsigned events, void *ctx)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	trace_queue_pump(ctx);
+}
+
+static void trace_text(struct net *n, const char *text)
+{
+	if (!n->tq_on) {
+		fputs(text, n->out);
+		return;
+	}
+	outq_put(&n->tq, text, strlen(text));
+	/* While the descriptor is watched for room, its callback writes what waits. */
+	if (!n->tq_watching)
+		trace_queue_pump(n);
+}
+
 static void trace_packet(void *ctx, uint64_t now, bool outbound, const uint8_t *pkt, size_t len)
 {
 	struct net *n = ctx;
@@ -293,12 +345,15 @@ static void trace_packet(void *ctx, uint64_t now, bool outbound, const uint8_t *
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint32_t usec = (uint32_t)(ts.tv_nsec / 1000);
-	if (n->tracer) {
+	if (n->tracer && n->tq_on && n->tq.error) {
+		n->tq.dropped++;   /* the output is gone: not worth rendering */
+	} else if (n->tracer) {
 		const char *text = tw_trace_render(n->tracer, ts.tv_sec, usec, TW_LINK_RAW, pkt, len, len);
-		fputs(text ? text : "(out of memory)\n", n->out);
+		trace_text(n, text ? text : "(out of memory)\n");
 		if (n->after_trace)
 			n->after_trace(n, outbound, pkt, len, n->trace_ctx);
-		fflush(n->out);
+		if (!n->tq_on)
+			fflush(n->out);
 	}
 	if (n->pcap) {
 		int e = tw_pcap_write(n->pcap, ts.tv_sec, usec, pkt, len);
@@ -312,8 +367,91 @@ static void trace_packet(void *ctx, uint64_t now, bool outbound, const uint8_t *
 	}
 }
 
+/*
+ * A non-blocking descriptor for `out`. A pipe, a terminal or a FIFO is
+ * opened again through /proc, which makes a description of its own, so
+ * O_NONBLOCK does not reach the shell or others sharing the original; a
+ * regular file, where writes do not block on a reader, is used as it is.
+ * Else O_NONBLOCK is set on the original and put back at the end.
+ */
+static int open_trace_queue(struct net *n)
+{
+	int fd = fileno(n->out), qfd;
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb))
+		return 0;   /* not a descriptor (a memory stream): written directly */
+	fflush(n->out);
+	if (S_ISREG(sb.st_mode)) {
+		qfd = dup(fd);
+	} else {
+		char path[32];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		qfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (qfd < 0 && (qfd = dup(fd)) >= 0) {
+			int fl = fcntl(qfd, F_GETFL);
+			if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(qfd, F_SETFL, fl | O_NONBLOCK) == 0)
+				n->tq_restore_flags = fl;
+		}
+	}
+	if (qfd < 0 || outq_init(&n->tq, qfd, TRACE_QUEUE_BYTES, TRACE_QUEUE_ITEMS)) {
+		outq_fini(&n->tq);
+		fprintf(n->err, "threeway %s: cannot set up the trace output: %s\n", n->cmd,
+			qfd < 0 ? strerror(errno) : "out of memory");
+		if (qfd >= 0)
+			close(qfd);
+		return 1;
+	}
+	n->tq_on = true;
+	return 0;
+}
+
+static void close_trace_queue(struct net *n)
+{
+	if (!n->tq_on)
+		return;
+	if (n->tq_watching)
+		tw_loop_unwatch(n->loop, n->tq.fd);
+	outq_flush(&n->tq);
+	outq_discard(&n->tq);
+	if (n->tq_restore_flags >= 0)
+		fcntl(n->tq.fd, F_SETFL, n->tq_restore_flags);
+	close(n->tq.fd);
+	outq_fini(&n->tq);
+	n->tq_on = false;
+	n->tq_restore_flags = -1;
+	n->tq_watching = false;
+}
+
+void net_trace_drain(struct net *n, unsigned wait_ms)
+{
+	if (!n->tq_on)
+		return;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (outq_flush(&n->tq) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long elapsed = (long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= (long)wait_ms)
+			break;
+		struct pollfd p = { .fd = n->tq.fd, .events = POLLOUT };
+		if (poll(&p, 1, (int)(wait_ms - (unsigned long)elapsed)) <= 0)
+			break;
+	}
+	outq_discard(&n->tq);
+}
+
+void net_print_trace_drops(struct net *n, FILE *f)
+{
+	if (!n->tq_on)
+		return;
+	fprintf(f, "%llu packet%s dropped by tracer\n", (unsigned long long)n->tq.dropped, n->tq.dropped == 1 ? "" : "s");
+	fflush(f);
+}
+
 static int open_trace(struct net *n, const struct net_opts *o)
 {
+	if (o->trace && n->trace_queue && !n->after_trace && open_trace_queue(n))
+		return 1;
 	if (o->trace) {
 		struct tw_trace_config tc = {
 			.verbose = o->verbose, .time = TW_TIME_OF_DAY, .time_of_day = cli_local_time_of_day,
@@ -373,6 +511,7 @@ int net_open(struct net *n, const struct net_opts *o, const struct tw_stack_conf
 	char buf[INET6_ADDRSTRLEN];
 	int e = 0;
 	n->sigfd = -1;
+	n->tq_restore_flags = -1;
 	if (!(n->tun = tw_tun_open(o->tun, &e))) {
 		report_tun_error(n, o->tun, e);
 		return 1;
@@ -416,6 +555,7 @@ void net_close(struct net *n)
 		}
 		n->pcap = NULL;
 	}
+	close_trace_queue(n);
 	tw_loop_free(n->loop);
 	tw_stack_free(n->st);
 	tw_tun_close(n->tun);

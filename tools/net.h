@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "outq.h"
 #include "threeway.h"
 
 #define NET_MAX_ADDRS 4
@@ -86,6 +87,18 @@ struct net {
 	/* Called after each traced packet (the demo explains the handshake's three). */
 	void (*after_trace)(struct net *n, bool outbound, const uint8_t *pkt, size_t len, void *ctx);
 	void *trace_ctx;
+	/*
+	 * Set before net_open: the trace goes through a bounded queue to a
+	 * non-blocking descriptor of `out`, so a slow reader, or none, never holds
+	 * up the loop; packets that do not fit are dropped and counted. (Not with
+	 * after_trace, whose text goes to `out` directly and would overtake it.)
+	 */
+	bool trace_queue;
+	bool tq_on;                 /* the queue is in use (tq.fd is its own descriptor of `out`) */
+	struct outq tq;
+	int tq_restore_flags;       /* the file status flags to put back on `out`'s descriptor, or -1 */
+	bool tq_watching;           /* for room to write */
+	bool tq_reported;           /* that the output failed */
 	int rc;                     /* set to non-zero by anything that failed */
 };
 
@@ -98,5 +111,9 @@ int net_open(struct net *n, const struct net_opts *o, const struct tw_stack_conf
 void net_close(struct net *n);
 /* The stack's socket statistics in one line, for SIGUSR1 and the end of a run. */
 void net_print_stats(struct net *n, unsigned listeners, FILE *f);
+/* With a trace queue: "N packets dropped by tracer", as tcpdump says "packets dropped by kernel". */
+void net_print_trace_drops(struct net *n, FILE *f);
+/* Gives the trace queue up to `wait_ms` to empty (at the end of a run); what is left is dropped. */
+void net_trace_drain(struct net *n, unsigned wait_ms);
 
 #endif

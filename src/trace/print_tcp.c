@@ -14,6 +14,14 @@
  * connection. A connection is keyed in one canonical direction (lower port
  * first, then lower address), and an ACK-bearing segment with SYN, or the
  * first one seen, (re)sets the bases.
+ *
+ * DEVIATION(tcpdump): tcpdump remembers every connection it ever saw, so a
+ * tracer that runs for ever would grow for ever. Here the connections live
+ * in two generations of TRACE_CONV_GENERATION each: new ones go into the
+ * current, and when it is full the previous one is forgotten and the current
+ * becomes the previous. A connection found in the previous generation moves
+ * into the current, so one that keeps sending is never forgotten; one idle
+ * while as many others begin is, and its next segment sets new bases.
  */
 struct conv_key {
 	uint8_t family;
@@ -26,7 +34,6 @@ struct conv {
 	struct conv_key key;
 	uint32_t seq, ack;        /* bases, in the canonical direction */
 };
-
 
 static uint64_t conv_hash(const struct conv_key *k)
 {
@@ -50,6 +57,7 @@ static bool conv_key_eq(const struct conv_key *a, const struct conv_key *b)
 	       !memcmp(a->dst, b->dst, 16);
 }
 
+/* The connection's slot in an open-addressed table, or the free slot where it would go. */
 static struct conv *conv_slot(struct conv *tab, size_t cap, const struct conv_key *k)
 {
 	size_t i = (size_t)conv_hash(k) & (cap - 1);
@@ -58,27 +66,76 @@ static struct conv *conv_slot(struct conv *tab, size_t cap, const struct conv_ke
 	return &tab[i];
 }
 
-static bool conv_grow(struct tw_tracer *tr)
+/* The connection in `t`, or NULL. */
+static struct conv *conv_lookup(const struct trace_conv_table *t, const struct conv_key *k)
 {
-	size_t cap = tr->cap_convs ? tr->cap_convs * 2 : 64;
+	if (!t->cap)
+		return NULL;
+	struct conv *c = conv_slot(t->slots, t->cap, k);
+	return c->used ? c : NULL;
+}
+
+/* Doubles the table, keeping it at most half full. */
+static bool conv_grow(struct trace_conv_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 64;
 	struct conv *tab = calloc(cap, sizeof(*tab));
 	if (!tab)
 		return false;
-	for (size_t i = 0; i < tr->cap_convs; i++)
-		if (tr->convs[i].used)
-			*conv_slot(tab, cap, &tr->convs[i].key) = tr->convs[i];
-	free(tr->convs);
-	tr->convs = tab;
-	tr->cap_convs = cap;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i].used)
+			*conv_slot(tab, cap, &t->slots[i].key) = t->slots[i];
+	free(t->slots);
+	t->slots = tab;
+	t->cap = cap;
 	return true;
 }
 
-/* Finds the connection, or a free slot for it; NULL on no memory. */
-static struct conv *conv_find(struct tw_tracer *tr, const struct conv_key *k)
+/* The current generation is full: the previous one goes, the current takes its place. */
+static void conv_next_generation(struct tw_tracer *tr)
 {
-	if (2 * (tr->n_convs + 1) > tr->cap_convs && !conv_grow(tr))
+	free(tr->convs[1].slots);
+	tr->convs[1] = tr->convs[0];
+	tr->convs[0] = (struct trace_conv_table){ NULL, 0, 0 };
+}
+
+/* Adds a connection (not in the current generation) to it; NULL on no memory. */
+static struct conv *conv_add(struct tw_tracer *tr, const struct conv_key *k)
+{
+	struct trace_conv_table *t = &tr->convs[0];
+	if (t->n == TRACE_CONV_GENERATION)
+		conv_next_generation(tr);
+	if (2 * (t->n + 1) > t->cap && !conv_grow(t))
 		return NULL;
-	return conv_slot(tr->convs, tr->cap_convs, k);
+	struct conv *c = conv_slot(t->slots, t->cap, k);
+	*c = (struct conv){ .used = true, .key = *k };
+	t->n++;
+	return c;
+}
+
+/*
+ * The connection's bases, from the current generation or moved there from
+ * the previous one; `*fresh` when it was in neither and its bases are to
+ * be set. NULL on no memory.
+ */
+static struct conv *conv_find(struct tw_tracer *tr, const struct conv_key *k, bool *fresh)
+{
+	struct conv *c = conv_lookup(&tr->convs[0], k);
+	*fresh = false;
+	if (c)
+		return c;
+	struct conv *old = conv_lookup(&tr->convs[1], k);
+	struct conv saved = old ? *old : (struct conv){ .used = false };
+	if (!(c = conv_add(tr, k)))
+		return NULL;
+	if (saved.used) {
+		/* Copied, not moved: the previous generation is dropped whole, and the current is searched first. */
+		c->seq = saved.seq;
+		c->ack = saved.ack;
+	} else {
+		*fresh = true;
+	}
+	return c;
 }
 
 /* ------------------------------------------------------------- payloads */
@@ -253,14 +310,11 @@ static bool relative_seq(struct tw_tracer *tr, const struct ip_ctx *ip, const st
 	memcpy(k.dst, rev ? ip->src : ip->dst, alen);
 	k.ports = rev ? (uint32_t)t->dport << 16 | t->sport : (uint32_t)t->sport << 16 | t->dport;
 
-	struct conv *c = conv_find(tr, &k);
+	bool fresh;
+	struct conv *c = conv_find(tr, &k, &fresh);
 	if (!c)
 		return false;
-	if (!c->used || (t->flags & WIRE_TCP_SYN)) {
-		if (!c->used)
-			tr->n_convs++;
-		c->used = true;
-		c->key = k;
+	if (fresh || (t->flags & WIRE_TCP_SYN)) {
 		if (rev)
 			c->ack = t->seq, c->seq = t->ack - 1;
 		else

@@ -141,7 +141,8 @@ void tw_tracer_free(struct tw_tracer *tr)
 	if (!tr)
 		return;
 	trace_strbuf_free(&tr->out);
-	free(tr->convs);
+	free(tr->convs[0].slots);
+	free(tr->convs[1].slots);
 	free(tr);
 }
 

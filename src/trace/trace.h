@@ -75,11 +75,18 @@ struct conv;
 /* How many IP headers deep the tracer follows IP-in-IP and ICMP's quoted datagrams. */
 #define TRACE_MAX_IP_DEPTH 16
 
+/* The connections a tracer remembers for relative sequence numbers: an open-addressed table at most half full. */
+struct trace_conv_table {
+	struct conv *slots;
+	size_t n, cap;
+};
+/* Connections in a generation of the table (print_tcp.c): a tracer remembers at most twice as many. */
+#define TRACE_CONV_GENERATION 16384u
+
 struct tw_tracer {
 	struct tw_trace_config cfg;
 	struct strbuf out;
-	struct conv *convs;
-	size_t n_convs, cap_convs;
+	struct trace_conv_table convs[2];   /* the current generation, and the one before */
 	unsigned ip_depth;        /* IP headers being printed inside another */
 };
 

@@ -30,7 +30,7 @@ static long parse_n(const char *text, size_t len, struct http_request *req)
 	assert_non_null(buf);
 	memcpy(buf, text, len);
 	memset(req, 0xa5, sizeof(*req));
-	long r = http_parse_request(buf, len, req);
+	long r = http_parse_request(buf, len, HTTP_MAX_HEAD_DEFAULT, req);
 	free(buf);
 	return r;
 }
@@ -423,28 +423,48 @@ static void test_http_parse_nul_bytes(void **state)
 	assert_int_equal(parse_n(after, sizeof(after) - 1, &req), (long)sizeof(after) - 1 - 3);
 }
 
-/* RFC 6585 5: a head that does not end within HTTP_MAX_HEAD bytes is 431. */
+/* RFC 6585 5: a head that does not end within HTTP_MAX_HEAD_DEFAULT bytes is 431. */
 static void test_http_parse_overlong_head(void **state)
 {
 	(void)state;
 	struct http_request req;
-	char *buf = malloc(HTTP_MAX_HEAD + 64);
+	char *buf = malloc(HTTP_MAX_HEAD_DEFAULT + 64);
 	assert_non_null(buf);
 	int n = snprintf(buf, 64, "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ");
-	memset(buf + n, 'a', HTTP_MAX_HEAD + 64 - (size_t)n);
+	memset(buf + n, 'a', HTTP_MAX_HEAD_DEFAULT + 64 - (size_t)n);
 	/* One byte short of the limit: may still end. At the limit and past it: 431. */
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD - 1, &req), 0);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD, &req), -431);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD + 64, &req), -431);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT - 1, &req), 0);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT, &req), -431);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT + 64, &req), -431);
 	/* A head that ends exactly at the limit is whole. */
-	memcpy(buf + HTTP_MAX_HEAD - 4, "\r\n\r\n", 4);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD, &req), HTTP_MAX_HEAD);
+	memcpy(buf + HTTP_MAX_HEAD_DEFAULT - 4, "\r\n\r\n", 4);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT, &req), HTTP_MAX_HEAD_DEFAULT);
 	/* Empty lines alone never end: no request line ever came. */
-	for (size_t i = 0; i + 1 < HTTP_MAX_HEAD; i += 2)
+	for (size_t i = 0; i + 1 < HTTP_MAX_HEAD_DEFAULT; i += 2)
 		memcpy(buf + i, "\r\n", 2);
 	assert_int_equal(parse_n(buf, 64, &req), 0);
-	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD, &req), -431);
+	assert_int_equal(parse_n(buf, HTTP_MAX_HEAD_DEFAULT, &req), -431);
 	free(buf);
+}
+
+/* --max-header-bytes: a complete head over the limit is refused as an incomplete one reaching it is. */
+static void test_http_parse_head_limit_configurable(void **state)
+{
+	(void)state;
+	struct http_request req;
+	char head[128];
+	static const char start[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+	size_t n = strlen(start);
+	memcpy(head, start, n);
+	memset(head + n, 'a', sizeof(head) - n);
+	memcpy(head + 96, "\r\n\r\n", 4);   /* a 100-byte head */
+	assert_int_equal(http_parse_request(head, 100, 100, &req), 100);
+	assert_int_equal(http_parse_request(head, 100, 99, &req), -431);
+	assert_int_equal(http_parse_request(head, 99, 100, &req), 0);
+	assert_int_equal(http_parse_request(head, 96, 96, &req), -431);
+	assert_int_equal(http_parse_request(head, 128, HTTP_MAX_HEAD_MIN, &req), -431);
+	/* With room for the head, what follows it (the next request) does not count. */
+	assert_int_equal(http_parse_request(head, 128, 100, &req), 100);
 }
 
 /* The target must fit the struct's 2,048 bytes with its NUL; longer is refused, not cut. */
@@ -823,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_http_parse_bad_header_lines),
 		cmocka_unit_test(test_http_parse_nul_bytes),
 		cmocka_unit_test(test_http_parse_overlong_head),
+		cmocka_unit_test(test_http_parse_head_limit_configurable),
 		cmocka_unit_test(test_http_parse_long_target),
 	};
 	const struct CMUnitTest resolve_tests[] = {

@@ -1,7 +1,7 @@
 /*
  * tw_trace_render as an embedder calls it: any bytes are safe, including
  * ones built to exhaust a small thread stack, and unsupported link types
- * get a clear line.
+ * get a clear line; what a long-lived tracer remembers stays bounded.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "threeway.h"
+#include "trace/trace.h"
 #include "wire/wire.h"
 
 static size_t count(const char *text, const char *needle)
@@ -116,12 +117,67 @@ static void test_render_short_packets_of_every_kind(void **state)
 	}
 }
 
+/* A data segment with ACK from 10.1.x.y:sport to 10.0.0.2:80, rendered; the text. */
+static const char *render_segment(struct tw_tracer *tr, uint32_t client, uint32_t seq, uint32_t ack)
+{
+	static const uint8_t data[10] = "0123456789";
+	uint8_t pkt[WIRE_IPV4_HDR_MIN + 20 + sizeof(data)];
+	struct wire_ipv4 ip = { .ttl = 64, .proto = WIRE_PROTO_TCP, .total_len = sizeof(pkt),
+				.src = { 10, 1, (uint8_t)(client >> 16), (uint8_t)(client >> 8) }, .dst = { 10, 0, 0, 2 } };
+	struct wire_tcp t = { .sport = (uint16_t)(1024 + (client & 0xff)), .dport = 80, .seq = seq, .ack = ack,
+			      .flags = WIRE_TCP_ACK | WIRE_TCP_PSH, .wnd = 512, .payload = data,
+			      .payload_len = sizeof(data) };
+	struct wire_pseudo ph;
+	assert_int_equal(wire_ipv4_emit(&ip, pkt, sizeof(pkt)), WIRE_IPV4_HDR_MIN);
+	wire_ipv4_pseudo(&ip, &ph);
+	assert_int_equal(wire_tcp_emit(&t, pkt + WIRE_IPV4_HDR_MIN, sizeof(pkt) - WIRE_IPV4_HDR_MIN, &ph),
+			 sizeof(pkt) - WIRE_IPV4_HDR_MIN);
+	const char *text = tw_trace_render(tr, 0, 0, TW_LINK_RAW, pkt, sizeof(pkt), sizeof(pkt));
+	assert_non_null(text);
+	return text;
+}
+
+/*
+ * Relative sequence numbers need a table of connections, which tcpdump lets
+ * grow for ever: here it holds two generations at most. A connection that
+ * keeps sending stays relative however many others come and go; one idle
+ * while more than a generation of others begin is forgotten and rebased.
+ */
+static void test_render_connection_table_bounded(void **state)
+{
+	(void)state;
+	struct tw_tracer *tr = tw_tracer_new(&(struct tw_trace_config){ .time = TW_TIME_NONE });
+	assert_non_null(tr);
+	enum { BUSY = 1, IDLE = 2, OTHERS = 5 * TRACE_CONV_GENERATION };
+	assert_non_null(strstr(render_segment(tr, BUSY, 7000, 9000), "seq 7000:7010, ack 9000"));
+	assert_non_null(strstr(render_segment(tr, IDLE, 1000, 5000), "seq 1000:1010, ack 5000"));
+	assert_non_null(strstr(render_segment(tr, IDLE, 1010, 5000), "seq 10:20, ack 1"));
+	uint32_t busy_seq = 7010;
+	for (uint32_t i = 0; i < OTHERS; i++) {
+		render_segment(tr, 256 + i, 100, 200);
+		if (i % 1000 == 0) {
+			char want[64];
+			snprintf(want, sizeof(want), "seq %u:%u, ack 1", busy_seq - 7000, busy_seq - 7000 + 10);
+			assert_non_null(strstr(render_segment(tr, BUSY, busy_seq, 9000), want));
+			busy_seq += 10;
+		}
+		size_t n = tr->convs[0].n + tr->convs[1].n, cap = tr->convs[0].cap + tr->convs[1].cap;
+		assert_true(n <= 2 * TRACE_CONV_GENERATION);
+		assert_true(cap <= 4 * TRACE_CONV_GENERATION);
+	}
+	/* Forgotten: its next segment prints absolute numbers and sets new bases, as a first one does. */
+	assert_non_null(strstr(render_segment(tr, IDLE, 1020, 5000), "seq 1020:1030, ack 5000"));
+	assert_non_null(strstr(render_segment(tr, IDLE, 1030, 5000), "seq 10:20, ack 1"));
+	tw_tracer_free(tr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_deep_ip_in_ip_on_a_small_stack),
 		cmocka_unit_test(test_render_unsupported_link_type),
 		cmocka_unit_test(test_render_short_packets_of_every_kind),
+		cmocka_unit_test(test_render_connection_table_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
