@@ -271,6 +271,9 @@ struct tw_stack_stats {
 	uint64_t cookies_sent;      /* SYN-ACKs that carried a SYN cookie */
 	uint64_t cookies_valid;     /* third segments whose cookie checked */
 	uint64_t cookies_invalid;   /* ACKs to a listener that sent cookies, whose cookie did not */
+	/* At buffer_max_bytes, out-of-order data given up so that in-order data could be taken: */
+	uint64_t ooo_pruned;        /* ranges given up (Linux's OFOPruned) */
+	uint64_t ooo_pruned_bytes;  /* their bytes, to come again from the peer */
 };
 /* Copies the first `size` bytes of the counters; call it through tw_stack_stats. */
 TW_API void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size);

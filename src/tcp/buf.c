@@ -194,6 +194,19 @@ void tcp_ring_free(struct tcp_pool *p, struct tcp_ring *r)
 	r->first = r->head = r->len = 0;
 }
 
+/* Gives back the chunks that lie wholly at or beyond offset `off`: nothing there is kept. */
+static void ring_free_from(struct tcp_pool *p, struct tcp_ring *r, uint32_t off)
+{
+	if (!r->slot)
+		return;
+	uint64_t first = ((uint64_t)r->head + off + TCP_CHUNK_SIZE - 1) / TCP_CHUNK_SIZE;
+	for (uint64_t i = first; i < r->n_slots; i++) {
+		uint8_t **chunk = &r->slot[(r->first + i) % r->n_slots];
+		tcp_pool_put(p, *chunk);
+		*chunk = NULL;
+	}
+}
+
 void tcp_ring_release_if_empty(struct tcp_pool *p, struct tcp_ring *r)
 {
 	if (r->len == 0 && r->slot)
@@ -424,4 +437,31 @@ uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c)
 	}
 	sb->rcv.len += advanced;
 	return advanced;
+}
+
+/*
+ * Gives up the out-of-order range furthest from RCV.NXT, and the chunks only
+ * it held, for in-order data that found no chunk (Linux's
+ * tcp_prune_ofo_queue). The peer sends it again: SACK no longer reports it,
+ * which RFC 2018 8 allows the receiver (reneging). Returns the bytes given
+ * up; 0 when no range is held.
+ */
+uint32_t tcp_rcv_ooo_prune(struct tcp_conn *c)
+{
+	struct tcp_sockbuf *sb = c->sb;
+	if (!sb->n_ooo)
+		return 0;
+	size_t far = 0;
+	for (size_t i = 1; i < sb->n_ooo; i++)
+		if (seq_gt(sb->ooo[i].right, sb->ooo[far].right))
+			far = i;
+	uint32_t gone = sb->ooo[far].right - sb->ooo[far].left;
+	ooo_remove(sb, far);
+	/* What is still held ends with the in-order bytes or with the furthest range left. */
+	uint32_t end = 0;
+	for (size_t i = 0; i < sb->n_ooo; i++)
+		if (sb->ooo[i].right - c->rcv.nxt > end)
+			end = sb->ooo[i].right - c->rcv.nxt;
+	ring_free_from(&c->stack->pool, &sb->rcv, sb->rcv.len + end);
+	return gone;
 }

@@ -865,9 +865,19 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 		c->flags |= TF_ACK_NOW;
 		return;
 	}
-	/* No memory: the data is not acknowledged and will come again. */
-	if (!tcp_ring_write_at(&c->stack->pool, &sb->rcv, sb->rcv.len, data, len))
-		return;
+	/*
+	 * No memory: like Linux's tcp_prune_ofo_queue, out-of-order data gives
+	 * way, from the far end, to the in-order data that lets the application
+	 * read and free it all; refusing this segment could wait forever. Without
+	 * any left to give, the data is not acknowledged and will come again.
+	 */
+	while (!tcp_ring_write_at(&c->stack->pool, &sb->rcv, sb->rcv.len, data, len)) {
+		uint32_t gone = tcp_rcv_ooo_prune(c);
+		if (!gone)
+			return;
+		c->stack->stats.ooo_pruned++;
+		c->stack->stats.ooo_pruned_bytes += gone;
+	}
 	/* Linux's tcp_grow_window: each real segment lets the window open two segments further. */
 	if (sb->rcv_ssthresh && sb->rcv_ssthresh < sb->rcvbuf && len >= 128) {
 		uint32_t grown = sb->rcv_ssthresh + 2u * c->rcv_mss;

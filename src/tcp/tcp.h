@@ -502,6 +502,7 @@ void tcp_sndq_clear(struct tcp_pool *p, struct tcp_sndq *q);   /* bytes and reco
 const struct tcp_txrec *tcp_sndq_record(const struct tcp_sndq *q, uint32_t seq);
 uint32_t tcp_rcv_ooo_add(struct tcp_conn *c, uint32_t seq, const uint8_t *data, uint32_t len);
 uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c);
+uint32_t tcp_rcv_ooo_prune(struct tcp_conn *c);
 
 /* user.c: the user calls of RFC 9293 3.10 as the engine carries them out; src/api/ checks arguments. */
 int tcp_usr_connect(struct tcp_conn *c);

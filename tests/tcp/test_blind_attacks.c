@@ -12,7 +12,9 @@
  * - RFC 6191: a SYN reopens a 4-tuple in TIME-WAIT only with a newer
  *   timestamp, or without timestamps a sequence number above RCV.NXT.
  * - Out-of-order data: a million 1-byte segments at random offsets hold no
- *   more than the receive buffer's worth of chunks.
+ *   more than the receive buffer's worth of chunks; at the stack's buffer
+ *   bound, out-of-order data gives way to the segment that fills the hole
+ *   (Linux's tcp_prune_ofo_queue).
  */
 #include <errno.h>
 
@@ -546,6 +548,60 @@ static void test_established_million_tiny_out_of_order_segments_bounded(void **s
 	conn_end(&c);
 }
 
+/* ------------------------------------------------------ the buffer bound */
+
+/* A stack whose buffers may hold `chunks` chunks in all. */
+static void bounded_open(struct conn *c, uint32_t chunks)
+{
+	struct tw_stack_config cfg;
+	h_config(&cfg, TW_AF_INET);
+	cfg.buffer_max_bytes = chunks * TCP_CHUNK_SIZE;
+	conn_open_on(c, h_new_cfg(&cfg), NULL, PEER_PORT, M_PASSIVE | M_TS, PEER_ISS);
+}
+
+/*
+ * Out-of-order data holds every chunk the bound allows; the segment that
+ * fills the hole needs one more. Refusing it would wait forever: only
+ * taking it lets the application read and free the rest. Like Linux's
+ * tcp_prune_ofo_queue, the out-of-order data furthest out gives way, is
+ * counted, and comes again.
+ */
+static void test_buffers_bound_hole_fill_prunes_far_out_of_order_data(void **state)
+{
+	(void)state;
+	struct conn c;
+	bounded_open(&c, 4);                /* a slot array and three chunks */
+	assert_true(rcv_wnd(&c) >= 4 * TCP_CHUNK_SIZE);
+	/* Three ranges in the chunks after the first: [2048, 3048), [4196, 4296), [6144, 7144). */
+	assert_int_equal(peer_stream(&c, 2048, 1000), 0);
+	assert_int_equal(peer_stream(&c, 6144, 1000), 0);
+	assert_int_equal(peer_stream(&c, 4196, 100), 0);
+	assert_int_equal(pool_in_use(&c), 4);
+	assert_int_equal(conn_of(&c)->sb->n_ooo, 3);
+	struct tw_stack_stats s0 = stats(&c);
+
+	/* The hole: [0, 2048). Taken, at the cost of the range furthest out. */
+	assert_int_equal(peer_stream(&c, 0, 1000), 0);
+	assert_int_equal(peer_stream(&c, 1000, 1048), 0);
+	struct tw_stack_stats s1 = stats(&c);
+	assert_int_equal(s1.ooo_pruned - s0.ooo_pruned, 1);
+	assert_int_equal(s1.ooo_pruned_bytes - s0.ooo_pruned_bytes, 1000);
+	assert_true(s1.buffer_chunks <= 4);
+	assert_int_equal(h_info(c.s).rcv_nxt, PEER_ISS + 1 + 3048);   /* the hole and the range after it */
+	assert_int_equal(conn_of(&c)->sb->n_ooo, 1);                 /* [4196, 4296) stays */
+
+	/* The application reads; the peer sends the rest again; the stream arrives whole. */
+	uint32_t read = 0;
+	read_stream(&c, &read);
+	assert_int_equal(read, 3048);
+	fill_to(&c, 8192, &read);
+	h_advance(c.h, 200000);
+	c.h->next_out = c.h->n_out;        /* the ACKs of all that */
+	assert_int_equal(pool_in_use(&c), 0);
+	expect_working(&c);
+	conn_end(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_time_wait_syn_no_ts_just_above_rcv_nxt_reopens),
 		cmocka_unit_test(test_time_wait_refused_syns_rate_limited_paws_restarts_timer),
 		cmocka_unit_test(test_established_million_tiny_out_of_order_segments_bounded),
+		cmocka_unit_test(test_buffers_bound_hole_fill_prunes_far_out_of_order_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
