@@ -353,7 +353,10 @@ TW_API struct tw_sock *tw_accept(struct tw_sock *listener, struct tw_endpoint *p
 TW_API int tw_connect(struct tw_sock *s, const struct tw_endpoint *remote);
 
 enum { TW_MSG_DONTWAIT = 0x40, TW_MSG_MORE = 0x8000, TW_MSG_PEEK = 0x2 };
-/* Queues up to `len` bytes; returns how many, -EAGAIN when the buffer is full, -EPIPE after shutdown. */
+/*
+ * Queues up to `len` bytes; returns how many, -EAGAIN when the buffer is full or the stack's
+ * buffer_max_bytes is reached (TW_POLLOUT shows again when there is room), -EPIPE after shutdown.
+ */
 TW_API long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags);
 /* Reads up to `len` bytes; 0 at end of stream; -EAGAIN when nothing is there yet. */
 TW_API long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags);

@@ -31,7 +31,7 @@ void *tcp_pool_get(struct tcp_pool *p)
 	 * (and not acknowledged: the peer sends it again) and a write takes
 	 * no more, whatever any one connection's buffer would allow.
 	 */
-	if (p->max_in_use && p->in_use >= p->max_in_use) {
+	if (tcp_pool_at_bound(p)) {
 		p->refused++;
 		return NULL;
 	}
@@ -47,6 +47,24 @@ void *tcp_pool_get(struct tcp_pool *p)
 	}
 	p->in_use++;
 	return c;
+}
+
+bool tcp_pool_at_bound(const struct tcp_pool *p)
+{
+	return p->max_in_use && p->in_use >= p->max_in_use;
+}
+
+/*
+ * Room for a writer the bound refused: an eighth of the bound free (at least
+ * a chunk), so that, as Linux wakes a writer only once a good part of its
+ * buffer is free, a waiter is not woken for every chunk.
+ */
+bool tcp_pool_writable(const struct tcp_pool *p)
+{
+	if (!p->max_in_use)
+		return true;
+	uint32_t slack = p->max_in_use / 8 ? p->max_in_use / 8 : 1;
+	return p->in_use <= p->max_in_use - slack;
 }
 
 void tcp_pool_put(struct tcp_pool *p, void *chunk)

@@ -14,7 +14,8 @@
  * - Out-of-order data: a million 1-byte segments at random offsets hold no
  *   more than the receive buffer's worth of chunks; at the stack's buffer
  *   bound, out-of-order data gives way to the segment that fills the hole
- *   (Linux's tcp_prune_ofo_queue).
+ *   (Linux's tcp_prune_ofo_queue), and a write the bound refuses behaves as
+ *   a full send buffer.
  */
 #include <errno.h>
 
@@ -602,6 +603,72 @@ static void test_buffers_bound_hole_fill_prunes_far_out_of_order_data(void **sta
 	conn_end(&c);
 }
 
+struct ready {
+	unsigned events, calls;
+};
+
+static void on_ready(struct tw_sock *s, unsigned events, void *ctx)
+{
+	(void)s;
+	struct ready *r = ctx;
+	r->events = events;
+	r->calls++;
+}
+
+/*
+ * A write the stack's bound refuses is a full send buffer to the
+ * application: -EAGAIN, not -ENOMEM; no POLLOUT; and the callback hears
+ * POLLOUT again when chunks come back, whichever connection gives them
+ * back. (Else a well-behaved application that writes while POLLOUT shows
+ * would spin.)
+ */
+static void test_buffers_bound_write_refused_is_full_send_buffer(void **state)
+{
+	(void)state;
+	struct conn a, b;
+	bounded_open(&a, 4);
+	conn_open_on(&b, a.h, a.l, PEER_PORT + 1, M_PASSIVE | M_TS, PEER_ISS - 0x10000);
+	struct ready ra = { 0 }, rb = { 0 };
+	tw_set_callback(a.s, on_ready, &ra);
+	tw_set_callback(b.s, on_ready, &rb);
+	static uint8_t data[32768];
+	memset(data, 'x', sizeof(data));
+
+	/* A takes every chunk there is; its buffer and B's still have room. */
+	long n = tw_send(a.s, data, sizeof(data), 0);
+	assert_true(n > 0 && n < 4 * (long)TCP_CHUNK_SIZE);
+	assert_true(stats(&a).buffer_refusals > 0);
+	assert_true(conn_of(&a)->sb->snd.bytes.len < conn_of(&a)->sb->snd.bytes.cap);
+	assert_int_equal(tw_send(a.s, data, sizeof(data), 0), -E_AGAIN);
+	assert_int_equal(tw_send(b.s, data, 100, 0), -E_AGAIN);
+	assert_int_equal(tw_events(a.s) & TW_POLLOUT, 0);
+	assert_int_equal(tw_events(b.s) & TW_POLLOUT, 0);
+
+	/* What A took goes out; its peer ACKs it all, and the chunks come back. */
+	uint32_t sent = 0;
+	while (h_pending(a.h))
+		sent += (uint32_t)expect_seg(&a, h_pending(a.h) == 1 ? WIRE_TCP_ACK | WIRE_TCP_PSH : WIRE_TCP_ACK,
+					     a.snd_nxt + sent, a.rcv_nxt).payload_len;
+	assert_int_equal(sent, n);
+	a.snd_nxt += sent;
+	ra.calls = rb.calls = 0;
+	peer_acks_all(&a);
+	assert_int_equal(stats(&a).buffer_chunks, 0);
+	assert_true(ra.calls > 0 && (ra.events & TW_POLLOUT));
+	assert_true(rb.calls > 0 && (rb.events & TW_POLLOUT));   /* B is told too: the chunks were A's */
+	assert_true(tw_events(b.s) & TW_POLLOUT);
+
+	/* B's write goes now. */
+	assert_int_equal(tw_send(b.s, data, 100, 0), 100);
+	expect_seg(&b, WIRE_TCP_ACK | WIRE_TCP_PSH, b.snd_nxt, b.rcv_nxt);
+	b.snd_nxt += 100;
+	peer_acks_all(&b);
+	tw_abort(b.s);
+	b.s = NULL;
+	h_next(a.h);                        /* B's RST */
+	conn_end(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_time_wait_refused_syns_rate_limited_paws_restarts_timer),
 		cmocka_unit_test(test_established_million_tiny_out_of_order_segments_bounded),
 		cmocka_unit_test(test_buffers_bound_hole_fill_prunes_far_out_of_order_data),
+		cmocka_unit_test(test_buffers_bound_write_refused_is_full_send_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
