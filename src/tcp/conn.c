@@ -424,11 +424,6 @@ static void notify_unqueue(struct tcp_sockbuf *sb)
 	sb->notify_queued = false;
 }
 
-/*
- * Runs the callbacks queued by tcp_notify. Each socket leaves the queue
- * before its callback runs, so a callback may call any tw_* function,
- * closing sockets (which leave the queue) or making new ones.
- */
 /* Chunks came back after a write was refused at the bound: every writer refused is told. */
 static void wake_writers(struct tw_stack *st)
 {
@@ -443,6 +438,11 @@ static void wake_writers(struct tw_stack *st)
 	}
 }
 
+/*
+ * Runs the callbacks queued by tcp_notify. Each socket leaves the queue
+ * before its callback runs, so a callback may call any tw_* function,
+ * closing sockets (which leave the queue) or making new ones.
+ */
 void tcp_notify_flush(struct tw_stack *st)
 {
 	wake_writers(st);
