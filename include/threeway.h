@@ -271,6 +271,9 @@ struct tw_stack_stats {
 	uint64_t cookies_sent;      /* SYN-ACKs that carried a SYN cookie */
 	uint64_t cookies_valid;     /* third segments whose cookie checked */
 	uint64_t cookies_invalid;   /* ACKs to a listener that sent cookies, whose cookie did not */
+	/* At buffer_max_bytes, out-of-order data given up so that in-order data could be taken: */
+	uint64_t ooo_pruned;        /* ranges given up (Linux's OFOPruned) */
+	uint64_t ooo_pruned_bytes;  /* their bytes, to come again from the peer */
 };
 /* Copies the first `size` bytes of the counters; call it through tw_stack_stats. */
 TW_API void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size);
@@ -350,7 +353,10 @@ TW_API struct tw_sock *tw_accept(struct tw_sock *listener, struct tw_endpoint *p
 TW_API int tw_connect(struct tw_sock *s, const struct tw_endpoint *remote);
 
 enum { TW_MSG_DONTWAIT = 0x40, TW_MSG_MORE = 0x8000, TW_MSG_PEEK = 0x2 };
-/* Queues up to `len` bytes; returns how many, -EAGAIN when the buffer is full, -EPIPE after shutdown. */
+/*
+ * Queues up to `len` bytes; returns how many, -EAGAIN when the buffer is full or the stack's
+ * buffer_max_bytes is reached (TW_POLLOUT shows again when there is room), -EPIPE after shutdown.
+ */
 TW_API long tw_send(struct tw_sock *s, const void *buf, size_t len, int flags);
 /* Reads up to `len` bytes; 0 at end of stream; -EAGAIN when nothing is there yet. */
 TW_API long tw_recv(struct tw_sock *s, void *buf, size_t len, int flags);

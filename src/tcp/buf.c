@@ -31,7 +31,7 @@ void *tcp_pool_get(struct tcp_pool *p)
 	 * (and not acknowledged: the peer sends it again) and a write takes
 	 * no more, whatever any one connection's buffer would allow.
 	 */
-	if (p->max_in_use && p->in_use >= p->max_in_use) {
+	if (tcp_pool_at_bound(p)) {
 		p->refused++;
 		return NULL;
 	}
@@ -47,6 +47,24 @@ void *tcp_pool_get(struct tcp_pool *p)
 	}
 	p->in_use++;
 	return c;
+}
+
+bool tcp_pool_at_bound(const struct tcp_pool *p)
+{
+	return p->max_in_use && p->in_use >= p->max_in_use;
+}
+
+/*
+ * Room for a writer the bound refused: an eighth of the bound free (at least
+ * a chunk), so that, as Linux wakes a writer only once a good part of its
+ * buffer is free, a waiter is not woken for every chunk.
+ */
+bool tcp_pool_writable(const struct tcp_pool *p)
+{
+	if (!p->max_in_use)
+		return true;
+	uint32_t slack = p->max_in_use / 8 ? p->max_in_use / 8 : 1;
+	return p->in_use <= p->max_in_use - slack;
 }
 
 void tcp_pool_put(struct tcp_pool *p, void *chunk)
@@ -192,6 +210,19 @@ void tcp_ring_free(struct tcp_pool *p, struct tcp_ring *r)
 			tcp_pool_put(p, r->slot[i]);
 	slots_release(p, r);
 	r->first = r->head = r->len = 0;
+}
+
+/* Gives back the chunks that lie wholly at or beyond offset `off`: nothing there is kept. */
+static void ring_free_from(struct tcp_pool *p, struct tcp_ring *r, uint32_t off)
+{
+	if (!r->slot)
+		return;
+	uint64_t first = ((uint64_t)r->head + off + TCP_CHUNK_SIZE - 1) / TCP_CHUNK_SIZE;
+	for (uint64_t i = first; i < r->n_slots; i++) {
+		uint8_t **chunk = &r->slot[(r->first + i) % r->n_slots];
+		tcp_pool_put(p, *chunk);
+		*chunk = NULL;
+	}
 }
 
 void tcp_ring_release_if_empty(struct tcp_pool *p, struct tcp_ring *r)
@@ -424,4 +455,31 @@ uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c)
 	}
 	sb->rcv.len += advanced;
 	return advanced;
+}
+
+/*
+ * Gives up the out-of-order range furthest from RCV.NXT, and the chunks only
+ * it held, for in-order data that found no chunk (Linux's
+ * tcp_prune_ofo_queue). The peer sends it again: SACK no longer reports it,
+ * which RFC 2018 8 allows the receiver (reneging). Returns the bytes given
+ * up; 0 when no range is held.
+ */
+uint32_t tcp_rcv_ooo_prune(struct tcp_conn *c)
+{
+	struct tcp_sockbuf *sb = c->sb;
+	if (!sb->n_ooo)
+		return 0;
+	size_t far = 0;
+	for (size_t i = 1; i < sb->n_ooo; i++)
+		if (seq_gt(sb->ooo[i].right, sb->ooo[far].right))
+			far = i;
+	uint32_t gone = sb->ooo[far].right - sb->ooo[far].left;
+	ooo_remove(sb, far);
+	/* What is still held ends with the in-order bytes or with the furthest range left. */
+	uint32_t end = 0;
+	for (size_t i = 0; i < sb->n_ooo; i++)
+		if (sb->ooo[i].right - c->rcv.nxt > end)
+			end = sb->ooo[i].right - c->rcv.nxt;
+	ring_free_from(&c->stack->pool, &sb->rcv, sb->rcv.len + end);
+	return gone;
 }

@@ -390,7 +390,8 @@ unsigned tcp_events(const struct tcp_conn *c)
 	switch (c->state) {
 	case TW_ESTABLISHED:
 	case TW_CLOSE_WAIT:
-		if (sb && !(c->flags & TF_FIN_QUEUED) && sb->snd.bytes.len < sb->snd.bytes.cap)
+		if (sb && !(c->flags & TF_FIN_QUEUED) && sb->snd.bytes.len < sb->snd.bytes.cap &&
+		    (!sb->snd_nomem || tcp_pool_writable(&c->stack->pool)))
 			ev |= TW_POLLOUT;
 		break;
 	case TW_CLOSED:
@@ -442,6 +443,20 @@ static void notify_unqueue(struct tcp_sockbuf *sb)
 	sb->notify_queued = false;
 }
 
+/* Chunks came back after a write was refused at the bound: every writer refused is told. */
+static void wake_writers(struct tw_stack *st)
+{
+	if (!st->pool.writers_wait || !tcp_pool_writable(&st->pool))
+		return;
+	st->pool.writers_wait = false;
+	for (struct tcp_sockbuf *sb = st->sockbufs; sb; sb = sb->next) {
+		if (sb->snd_nomem) {
+			sb->snd_nomem = false;
+			tcp_notify(sb->owner);
+		}
+	}
+}
+
 /*
  * Runs the callbacks queued by tcp_notify. Each socket leaves the queue
  * before its callback runs, so a callback may call any tw_* function,
@@ -449,6 +464,7 @@ static void notify_unqueue(struct tcp_sockbuf *sb)
  */
 void tcp_notify_flush(struct tw_stack *st)
 {
+	wake_writers(st);
 	while (st->notify) {
 		struct tcp_sockbuf *sb = st->notify;
 		st->notify = sb->notify_next;

@@ -63,13 +63,15 @@ static bool oow_rate_limited(struct tcp_conn *c)
  * The ACK owed for a segment that is dropped (out of window, PAWS, TIME-WAIT).
  * Like Linux's tcp_oow_rate_limited: a segment that occupies sequence space
  * (data or FIN, without SYN) is always answered, since it is no ACK loop;
- * others are limited per connection.
+ * others are limited per connection. Returns whether it went.
  */
-static void oow_ack(struct tcp_conn *c, const struct seg_in *s)
+static bool oow_ack(struct tcp_conn *c, const struct seg_in *s)
 {
 	bool occupies = (s->t.payload_len || has_flag(s, WIRE_TCP_FIN)) && !has_flag(s, WIRE_TCP_SYN);
-	if (occupies || !oow_rate_limited(c))
-		tcp_send_ack(c);
+	if (!occupies && oow_rate_limited(c))
+		return false;
+	tcp_send_ack(c);
+	return true;
 }
 
 /*
@@ -870,9 +872,19 @@ static void receive_text(struct tcp_conn *c, uint32_t seq, const uint8_t *data, 
 		c->flags |= TF_ACK_NOW;
 		return;
 	}
-	/* No memory: the data is not acknowledged and will come again. */
-	if (!tcp_ring_write_at(&c->stack->pool, &sb->rcv, sb->rcv.len, data, len))
-		return;
+	/*
+	 * No memory: like Linux's tcp_prune_ofo_queue, out-of-order data gives
+	 * way, from the far end, to the in-order data that lets the application
+	 * read and free it all; refusing this segment could wait forever. Without
+	 * any left to give, the data is not acknowledged and will come again.
+	 */
+	while (!tcp_ring_write_at(&c->stack->pool, &sb->rcv, sb->rcv.len, data, len)) {
+		uint32_t gone = tcp_rcv_ooo_prune(c);
+		if (!gone)
+			return;
+		c->stack->stats.ooo_pruned++;
+		c->stack->stats.ooo_pruned_bytes += gone;
+	}
 	/* Linux's tcp_grow_window: each real segment lets the window open two segments further. */
 	if (sb->rcv_ssthresh && sb->rcv_ssthresh < sb->rcvbuf && len >= 128) {
 		uint32_t grown = sb->rcv_ssthresh + 2u * c->rcv_mss;
@@ -1064,10 +1076,10 @@ static int synchronized_input(struct tcp_conn *c, struct seg_in *s)
 	/* First: is the segment acceptable? If not, ACK it (unless RST) and drop it. */
 	if (!acceptable(c, s)) {
 		if (!rst) {
-			if (syn)
-				st->stats.challenge_acks++;
 			report_if_old(c, s);
-			oow_ack(c, s);
+			/* RFC 5961 4.2: the ACK a SYN draws is a challenge ACK, counted only when it goes. */
+			if (oow_ack(c, s) && syn)
+				st->stats.challenge_acks++;
 		}
 		return drop_seg(st, s, c, TW_DROP_OUT_OF_WINDOW);
 	}

@@ -54,6 +54,7 @@ struct tcp_pool {
 	uint32_t max_in_use;        /* the stack's bound (cfg.buffer_max_bytes); 0: none */
 	uint64_t allocated;         /* chunks ever taken from the C library */
 	uint64_t refused;           /* requests refused at the bound */
+	bool writers_wait;          /* a write was refused at the bound: tell writers when there is room */
 };
 
 /*
@@ -180,6 +181,7 @@ struct tcp_sockbuf {
 	uint64_t bytes_sent, bytes_received, retransmits;
 	unsigned last_events;       /* what the callback was last told */
 	bool changed, notify_queued;
+	bool snd_nomem;             /* a write was refused at the stack's bound: no POLLOUT until there is room */
 	struct tcp_sockbuf *notify_next;   /* the stack's queue of callbacks to run */
 	struct tcp_conn *owner;
 	struct tcp_sockbuf *prev, *next;   /* every sockbuf of the stack, to free them all */
@@ -494,6 +496,8 @@ uint32_t tcp_recovery_cwnd(const struct tcp_conn *c);   /* the congestion window
 void *tcp_pool_get(struct tcp_pool *p);
 void tcp_pool_put(struct tcp_pool *p, void *chunk);
 void tcp_pool_fini(struct tcp_pool *p);
+bool tcp_pool_at_bound(const struct tcp_pool *p);
+bool tcp_pool_writable(const struct tcp_pool *p);
 bool tcp_ring_write_at(struct tcp_pool *p, struct tcp_ring *r, uint32_t off, const uint8_t *data, uint32_t len);
 uint32_t tcp_ring_append(struct tcp_pool *p, struct tcp_ring *r, const uint8_t *data, uint32_t len);
 void tcp_ring_read_at(const struct tcp_ring *r, uint32_t off, uint8_t *out, uint32_t len);
@@ -508,6 +512,7 @@ void tcp_sndq_clear(struct tcp_pool *p, struct tcp_sndq *q);   /* bytes and reco
 const struct tcp_txrec *tcp_sndq_record(const struct tcp_sndq *q, uint32_t seq);
 uint32_t tcp_rcv_ooo_add(struct tcp_conn *c, uint32_t seq, const uint8_t *data, uint32_t len);
 uint32_t tcp_rcv_ooo_merge(struct tcp_conn *c);
+uint32_t tcp_rcv_ooo_prune(struct tcp_conn *c);
 
 /* user.c: the user calls of RFC 9293 3.10 as the engine carries them out; src/api/ checks arguments. */
 int tcp_usr_connect(struct tcp_conn *c);

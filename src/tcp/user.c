@@ -335,9 +335,18 @@ long tcp_usr_send(struct tcp_conn *c, const uint8_t *data, uint32_t len, bool mo
 {
 	struct tcp_sockbuf *sb = c->sb;
 	struct tw_stack *st = c->stack;
+	uint32_t room = sb->snd.bytes.cap > sb->snd.bytes.len ? sb->snd.bytes.cap - sb->snd.bytes.len : 0;
 	uint32_t n = tcp_ring_append(&st->pool, &sb->snd.bytes, data, len);
+	/*
+	 * Short of what the buffer has room for, at the stack's bound: to the
+	 * application that is a full send buffer (Linux's sk_stream_wait_memory
+	 * under tcp_mem), no POLLOUT until chunks come back, when it is told.
+	 */
+	sb->snd_nomem = n < (len < room ? len : room) && tcp_pool_at_bound(&st->pool);
+	if (sb->snd_nomem)
+		st->pool.writers_wait = true;
 	if (n == 0 && len)
-		return sb->snd.bytes.len < sb->snd.bytes.cap ? -ENOMEM : -EAGAIN;
+		return sb->snd_nomem || !room ? -EAGAIN : -ENOMEM;
 	if (n)
 		tcp_idle_restart_check(c);   /* as Linux's tcp_skb_entail, for data queued */
 	bool cork = sb->cork;
