@@ -344,6 +344,9 @@ static inline uint32_t wire_tcp_seg_len(const struct wire_tcp *t)
 enum {
 	WIRE_ICMP_ECHO_REPLY = 0,       /* RFC 792 */
 	WIRE_ICMP_ECHO_REQUEST = 8,
+	WIRE_ICMP_TIME_EXCEEDED = 11,   /* RFC 792; code 1: fragment reassembly time exceeded */
+	WIRE_ICMP6_TIME_EXCEEDED = 3,   /* RFC 4443 3.3; code 1 likewise */
+	WIRE_ICMP6_PARAM_PROBLEM = 4,   /* RFC 4443 3.4; code 0: erroneous header field, at the pointer */
 	WIRE_ICMP6_ECHO_REQUEST = 128,  /* RFC 4443 4.1 */
 	WIRE_ICMP6_ECHO_REPLY = 129,    /* RFC 4443 4.2 */
 };
