@@ -259,6 +259,34 @@ static void test_reass_shuffled_tiny_pieces(void **state)
  * RFC 8200 4.5: exact duplicates may be dropped "while keeping the other
  * fragments", as Linux does: each is counted and the datagram completes.
  */
+/*
+ * The largest datagram, 65,535 bytes in 8-byte pieces in a shuffled order
+ * (8,190 or 8,191 fragments): made whole, then refused by delivery (UDP is not
+ * served); the memory it took is all given back.
+ */
+static void test_reass_largest_datagram_tiny_pieces(void **state)
+{
+	(void)state;
+	for (size_t f = 0; f < N_FAMILIES; f++) {
+		struct harness *h = h_new(families[f]);
+		static uint8_t data[65536];
+		size_t len = families[f] == TW_AF_INET ? 65535 - 20 : 65535 - 8;
+		size_t n = (len + 7) / 8;
+		static size_t order[8192];
+		for (size_t i = 0; i < n; i++)
+			order[i] = i;
+		shuffle(order, n);
+		for (size_t i = 0; i < n; i++) {
+			size_t off = order[i] * 8, cnt = off + 8 < len ? 8 : len - off;
+			int r = feed_frag(h, WIRE_PROTO_UDP, data, off, cnt, off + cnt < len, 0x5151);
+			assert_int_equal(r, i + 1 < n ? 0 : -TW_DROP_PROTOCOL);
+		}
+		assert_int_equal(stats(h).reass_ok, 1);
+		expect_nothing_held(h);
+		h_free(h);
+	}
+}
+
 static void test_reass_exact_duplicates_ignored(void **state)
 {
 	(void)state;
@@ -812,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_reass_in_order),
 		cmocka_unit_test(test_reass_reverse_order),
 		cmocka_unit_test(test_reass_shuffled_tiny_pieces),
+		cmocka_unit_test(test_reass_largest_datagram_tiny_pieces),
 		cmocka_unit_test(test_reass_exact_duplicates_ignored),
 		cmocka_unit_test(test_reass_ipv6_atomic_fragment),
 		cmocka_unit_test(test_reass_ipv4_key_has_protocol),
