@@ -44,9 +44,27 @@ static int send_echo_reply(struct ip_layer *ip, const struct ip_packet *req_pkt,
 	return 0;
 }
 
+/*
+ * RFC 1122 3.2.2, RFC 4443 2.4 (e.1): no ICMP error about an ICMP error. A
+ * fragment that is not the first says nothing of its message's type.
+ */
+static bool about_icmp_error(uint8_t family, const uint8_t *pkt, size_t len)
+{
+	if (family == TW_AF_INET) {
+		struct wire_ipv4 h;
+		return !wire_ipv4_parse(&h, pkt, len) && h.proto == WIRE_PROTO_ICMP && !wire_ipv4_frag_offset(&h) &&
+		       wire_icmp_is_error(h.payload, h.payload_len, false);
+	}
+	struct wire_ipv6 h6;
+	return !wire_ipv6_parse(&h6, pkt, len) && h6.proto == WIRE_PROTO_ICMPV6 && !h6.frag_offset &&
+	       wire_icmp_is_error(h6.payload, h6.payload_len, true);
+}
+
 bool ip_icmp_error(struct ip_layer *ip, uint8_t family, uint8_t type, uint8_t code, uint32_t param,
 		   const uint8_t *from, const uint8_t *to, const uint8_t *invoking, size_t len)
 {
+	if (about_icmp_error(family, invoking, len))
+		return false;
 	/*
 	 * RFC 1812 4.3.2.3 (as Linux's icmp_send): the error is 576 bytes at most;
 	 * RFC 4443 2.4 (c): as much of the packet as fits IPv6's minimum MTU.

@@ -115,7 +115,8 @@ int ip_icmp_input(struct ip_layer *ip, const struct ip_packet *pkt);
  * icmp.c: an ICMP error about `invoking` (a packet received from `to` for
  * our address `from`), quoting as much of it as RFC 1812 4.3.2.3 (576 bytes
  * in all) or RFC 4443 2.4 (c) (1280) allows; `param` is the 4 bytes after
- * the checksum (an ICMPv6 Parameter Problem's pointer). True when sent.
+ * the checksum (an ICMPv6 Parameter Problem's pointer). True when sent;
+ * never about an ICMP error.
  */
 bool ip_icmp_error(struct ip_layer *ip, uint8_t family, uint8_t type, uint8_t code, uint32_t param,
 		   const uint8_t *from, const uint8_t *to, const uint8_t *invoking, size_t len);

@@ -372,6 +372,12 @@ struct wire_icmp {
  * ph->len set by the caller). The checksum is verified last.
  */
 int wire_icmp_parse(struct wire_icmp *m, const uint8_t *buf, size_t len, const struct wire_pseudo *ph);
+/*
+ * Does the message at `buf` start with an error type (RFC 792's 3, 4, 5, 11,
+ * 12; RFC 4443 2.1's types below 128)? Reads the type only: for a message
+ * whose checksum cannot be checked yet (a first fragment).
+ */
+bool wire_icmp_is_error(const uint8_t *buf, size_t len, bool v6);
 /* Writes the message and its checksum (ph as for parsing; ph->len is set here). */
 size_t wire_icmp_emit(const struct wire_icmp *m, uint8_t *buf, size_t cap, struct wire_pseudo *ph);
 

@@ -718,6 +718,37 @@ static void test_reass_timeout_quote_bounds(void **state)
 	}
 }
 
+/* RFC 1122 3.2.2, RFC 4443 2.4 (e.1): no ICMP error about an ICMP error, even one in fragments. */
+static void test_reass_timeout_no_error_about_an_error(void **state)
+{
+	(void)state;
+	for (size_t f = 0; f < N_FAMILIES; f++) {
+		struct harness *h = h_new(families[f]);
+		uint8_t msg[600];
+		memset(msg, 0, sizeof(msg));
+		msg[0] = families[f] == TW_AF_INET ? WIRE_ICMP_TIME_EXCEEDED : WIRE_ICMP6_TIME_EXCEEDED;
+		assert_int_equal(feed_frag(h, icmp_proto(h), msg, 0, 256, true, 1), 0);
+		/* An echo request's first fragment is answered at its timeout, as the control. */
+		echo_request(h, msg, sizeof(msg), 500, 1);
+		assert_int_equal(feed_frag(h, icmp_proto(h), msg, 0, 256, true, 2), 0);
+		h_advance(h, families[f] == TW_AF_INET ? 30000000 : 60000000);
+		struct wire_icmp m;
+		next_icmp(h, &m);
+		assert_int_equal(m.code, 1);
+		assert_int_equal(m.data[m.data_len - 256], msg[0]);
+		h_expect_none(h);
+		assert_int_equal(stats(h).reass_timeouts, 2);
+		assert_int_equal(stats(h).icmp_errors_sent, 1);
+		/* Nor a Parameter Problem about one. */
+		msg[0] = WIRE_ICMP6_PARAM_PROBLEM;
+		if (h->family == TW_AF_INET6) {
+			assert_int_equal(feed_frag(h, WIRE_PROTO_ICMPV6, msg, 0, 100, true, 3), -TW_DROP_FRAG_UNALIGNED);
+			h_expect_none(h);
+		}
+		h_free(h);
+	}
+}
+
 /* ---------------------------------------------------------------------- TCP */
 
 /* The peer's SYN with <mss,sackOK,TS,nop,wscale> and 24 bytes of data: 64 bytes of TCP. */
@@ -855,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_reass_memory_bound),
 		cmocka_unit_test(test_reass_timeout),
 		cmocka_unit_test(test_reass_timeout_quote_bounds),
+		cmocka_unit_test(test_reass_timeout_no_error_about_an_error),
 		cmocka_unit_test(test_reass_fragmented_syn_opens_connection),
 		cmocka_unit_test(test_reass_tcp_checksum_verified),
 		cmocka_unit_test(test_reass_stack_free_with_datagrams_held),
