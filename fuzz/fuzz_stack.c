@@ -2,13 +2,14 @@
  * libFuzzer target over the connection engine. The input is a script of
  * events for one stack: segments from a peer (built with correct checksums,
  * sequence and acknowledgment numbers near what the stack expects, so they
- * reach the state machine), raw packets of any bytes, time passing, and the
- * application's calls (accept, send, recv, shutdown, close, abort, options).
+ * reach the state machine), IPv4 fragments of such segments, raw packets of
+ * any bytes, time passing, and the application's calls (accept, send, recv, shutdown, close, abort, options).
  *
  * Besides crashes, leaks and sanitizer reports, two properties are checked:
  * the stack never sends a packet that does not parse or whose checksum is
  * wrong, and once the application has closed everything and enough time has
- * passed, no connection is left (none stuck in any state).
+ * passed, no connection is left (none stuck in any state) and no datagram
+ * in reassembly.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,14 @@ static void on_output(void *ctx, const uint8_t *pkt, size_t len)
 	struct wire_pseudo ph;
 	if (wire_ipv4_parse(&ip, pkt, len) != 0)
 		abort();
+	if (ip.proto == WIRE_PROTO_ICMP) {
+		/* Reassembly's time exceeded: a well-formed message, never about an ICMP error. */
+		struct wire_icmp m;
+		if (wire_icmp_parse(&m, ip.payload, ip.payload_len, NULL) != 0 || m.type != WIRE_ICMP_TIME_EXCEEDED ||
+		    len > 576)
+			abort();
+		return;
+	}
 	wire_ipv4_pseudo(&ip, &ph);
 	if (wire_tcp_parse(&t, ip.payload, ip.payload_len, &ph) != 0)
 		abort();
@@ -84,7 +93,8 @@ static void on_output(void *ctx, const uint8_t *pkt, size_t len)
 	}
 }
 
-static void inject_segment(struct fuzz_world *w, struct input *in)
+/* Builds a segment aimed as the input says into pkt; its length, or 0. */
+static size_t build_segment(struct fuzz_world *w, struct input *in, uint8_t *pkt, size_t cap)
 {
 	uint8_t sel = take8(in);
 	int pi = sel % (PEER_PORTS + 1);
@@ -104,7 +114,6 @@ static void inject_segment(struct fuzz_world *w, struct input *in)
 	opt_len = (uint8_t)(opt_len & ~3u);
 	size_t payload_len = (size_t)take8(in) * ((how & 8) ? 16u : 1u);
 
-	uint8_t pkt[20 + 60 + 4096];
 	struct wire_tcp t;
 	memset(&t, 0, sizeof(t));
 	t.sport = peer_ports[pi];
@@ -126,14 +135,51 @@ static void inject_segment(struct fuzz_world *w, struct input *in)
 	memcpy(ip.dst, our_addr, 4);
 	struct wire_pseudo ph;
 	wire_ipv4_pseudo(&ip, &ph);
-	size_t tcp_len = wire_tcp_emit(&t, pkt + 20, sizeof(pkt) - 20, &ph);
+	size_t tcp_len = wire_tcp_emit(&t, pkt + 20, cap - 20, &ph);
 	if (!tcp_len)
-		return;
+		return 0;
 	ip.hdr_len = 20;
 	ip.total_len = (uint16_t)(20 + tcp_len);
+	if (!wire_ipv4_emit(&ip, pkt, cap))
+		return 0;
+	return 20 + tcp_len;
+}
+
+static void inject_segment(struct fuzz_world *w, struct input *in)
+{
+	uint8_t pkt[20 + 60 + 4096];
+	size_t len = build_segment(w, in, pkt, sizeof(pkt));
+	if (len)
+		tw_input(w->st, pkt, len, w->now);
+}
+
+/*
+ * One IPv4 fragment of a segment: a slice at an offset the input picks (8-byte
+ * units, and sometimes not), MF as it says, one of four identifications, so
+ * slices of the same segment can reassemble, overlap, or repeat.
+ */
+static void inject_fragment(struct fuzz_world *w, struct input *in)
+{
+	uint8_t seg[20 + 60 + 4096], pkt[20 + 60 + 4096];
+	uint8_t how = take8(in), at = take8(in), n = take8(in);
+	size_t len = build_segment(w, in, seg, sizeof(seg));
+	if (!len)
+		return;
+	size_t data = len - 20, off = (size_t)at * 8 % (data + 8), cnt = (size_t)n * ((how & 1) ? 8u : 1u);
+	if (off > data)
+		off = data;
+	if (cnt > data - off)
+		cnt = data - off;
+	struct wire_ipv4 ip;
+	if (wire_ipv4_parse(&ip, seg, len) != 0)
+		abort();
+	ip.id = (uint16_t)(how >> 6);
+	ip.frag = (uint16_t)(((how & 2) ? WIRE_IPV4_FLAG_MF : 0) | off / 8);
+	ip.total_len = (uint16_t)(20 + cnt);
 	if (!wire_ipv4_emit(&ip, pkt, sizeof(pkt)))
 		return;
-	tw_input(w->st, pkt, 20 + tcp_len, w->now);
+	memcpy(pkt + 20, seg + 20 + off, cnt);
+	tw_input(w->st, pkt, 20 + cnt, w->now);
 }
 
 static void inject_raw(struct fuzz_world *w, struct input *in)
@@ -263,6 +309,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default:
 			if (ev & 0x80)
 				inject_raw(&w, &in);
+			else if (ev & 0x40)
+				inject_fragment(&w, &in);
 			else
 				inject_segment(&w, &in);
 			break;
@@ -276,7 +324,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	advance(&w, 3600ull * 1000000);
 	struct tw_stack_stats ss;
 	tw_stack_stats(w.st, &ss);
-	if (ss.conns != 0)
+	if (ss.conns != 0 || ss.reass_datagrams != 0 || ss.reass_bytes != 0)
 		abort();
 	tw_stack_free(w.st);
 	return 0;

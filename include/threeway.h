@@ -181,6 +181,11 @@ struct tw_stack_config {
 	uint8_t syncookies;             /* enum tw_syncookies: when SYN cookies answer SYNs (RFC 4987 3.6) */
 	bool rfc1337;                   /* a RST does not end TIME-WAIT (RFC 1337); false as Linux's tcp_rfc1337 */
 	uint64_t buffer_max_bytes;      /* all connections' buffered data together, at most (Linux's tcp_mem); 0: no bound */
+	/* IP reassembly (RFC 791 3.2, RFC 8200 4.5); either bound 0 turns it off and every fragment is dropped. */
+	uint64_t reass_max_bytes;       /* memory for datagrams in reassembly, at most (Linux's ipfrag_high_thresh, 4 MiB) */
+	uint32_t reass_max_datagrams;   /* datagrams in reassembly at once, at most */
+	uint32_t reass_timeout_us;      /* IPv4: a datagram not whole by then is given up (Linux's ipfrag_time, 30 s) */
+	uint32_t reass6_timeout_us;     /* IPv6: the same, RFC 8200 4.5's 60 s (Linux's ip6frag_time) */
 };
 
 /*
@@ -219,7 +224,7 @@ enum tw_drop {
 	TW_DROP_NOT_LOCAL,          /* not to one of the stack's addresses */
 	TW_DROP_BAD_SOURCE,         /* from multicast, broadcast, "this network", loopback or :: */
 	TW_DROP_PROTOCOL,           /* neither TCP nor ICMP */
-	TW_DROP_FRAGMENT,           /* an IP fragment: the stack does not reassemble */
+	TW_DROP_FRAGMENT,           /* an IP fragment, with reassembly off (reass_max_bytes or reass_max_datagrams 0) */
 	TW_DROP_ICMP_MALFORMED,     /* an ICMP message too short or with a bad checksum */
 	TW_DROP_ICMP_IGNORED,       /* ICMP other than an echo request */
 	TW_DROP_ICMP_TOO_BIG,       /* an echo request whose reply would not fit the MTU */
@@ -246,6 +251,15 @@ enum tw_drop {
 	TW_DROP_SYN_CHALLENGED,     /* RFC 5961 4.2: a SYN in a synchronized state, answered with a challenge ACK */
 	TW_DROP_ACK_OUT_OF_RANGE,   /* RFC 5961 5.2: an ACK of what was never sent or long acknowledged, answered with an ACK */
 	TW_DROP_TIME_WAIT_RST,      /* RFC 1337: a RST to TIME-WAIT, ignored with rfc1337 on */
+	/* IP reassembly */
+	TW_DROP_FRAG_OVERLAP,       /* overlaps a fragment held: the whole datagram is dropped (RFC 5722; IPv4 too, as Linux) */
+	TW_DROP_FRAG_DUPLICATE,     /* the exact duplicate of a fragment held: ignored, the datagram kept (RFC 8200 4.5) */
+	TW_DROP_FRAG_TINY,          /* RFC 1858: a first fragment cutting the TCP header, or TCP at offset 8 */
+	TW_DROP_FRAG_TOO_BIG,       /* would reassemble past 65,535 bytes (ping of death) */
+	TW_DROP_FRAG_UNALIGNED,     /* more fragments follow, yet its length is not a multiple of 8 */
+	TW_DROP_FRAG_BAD_LENGTH,    /* empty, past the end the last fragment set, or a last fragment ending elsewhere */
+	TW_DROP_FRAG_NO_ROOM,       /* reass_max_bytes or reass_max_datagrams reached */
+	TW_DROP_FRAG_TIMEOUT,       /* a datagram not whole in time, its fragments given up (counted once) */
 	TW_DROP_COUNT
 };
 /* Room for drop reasons in tw_stack_stats, so new reasons do not move the fields after it. */
@@ -274,6 +288,13 @@ struct tw_stack_stats {
 	/* At buffer_max_bytes, out-of-order data given up so that in-order data could be taken: */
 	uint64_t ooo_pruned;        /* ranges given up (Linux's OFOPruned) */
 	uint64_t ooo_pruned_bytes;  /* their bytes, to come again from the peer */
+	/* IP reassembly: */
+	uint64_t frags_received;    /* fragments for the stack's addresses (Linux's ReasmReqds) */
+	uint64_t reass_ok;          /* datagrams reassembled whole (ReasmOKs) */
+	uint64_t reass_timeouts;    /* datagrams given up at the timeout (ReasmTimeout) */
+	uint64_t icmp_errors_sent;  /* ICMP time exceeded (reassembly) and ICMPv6 parameter problems */
+	uint64_t reass_bytes;       /* memory held now by datagrams in reassembly, as reass_max_bytes counts it */
+	uint32_t reass_datagrams;   /* datagrams in reassembly now */
 };
 /* Copies the first `size` bytes of the counters; call it through tw_stack_stats. */
 TW_API void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out, size_t size);

@@ -46,6 +46,10 @@ static void config_defaults(struct tw_stack_config *cfg)
 	cfg->slow_start_after_idle = true;  /* Linux tcp_slow_start_after_idle */
 	cfg->syncookies = TW_SYNCOOKIES_ON_OVERFLOW;   /* Linux tcp_syncookies = 1 */
 	cfg->buffer_max_bytes = 256ull << 20;          /* like Linux's tcp_mem on a small host */
+	cfg->reass_max_bytes = 4u << 20;               /* Linux's ipfrag_high_thresh */
+	cfg->reass_max_datagrams = 1024;
+	cfg->reass_timeout_us = 30000000;              /* Linux's ipfrag_time */
+	cfg->reass6_timeout_us = 60000000;             /* RFC 8200 4.5; Linux's ip6frag_time */
 }
 
 void tw_stack_config_init_sized(struct tw_stack_config *cfg, size_t size)
@@ -112,6 +116,8 @@ static bool config_valid(const struct tw_stack_config *cfg)
 		return false;
 	if (cfg->syncookies > TW_SYNCOOKIES_ALWAYS)
 		return false;
+	if (cfg->reass_max_bytes && cfg->reass_max_datagrams && (!cfg->reass_timeout_us || !cfg->reass6_timeout_us))
+		return false;
 	return cfg->max_conns > 0 && cfg->delack_us > 0;
 }
 
@@ -169,6 +175,7 @@ struct tw_stack *tw_stack_new(const struct tw_stack_config *cfg, int *err)
 fail:
 	if (st) {
 		tcp_reqs_free_all(st);
+		ip_reass_free(&st->ip);
 		free(st->table);
 		free(st->listen);
 		free(st->ip.out);
@@ -184,6 +191,7 @@ void tw_stack_free(struct tw_stack *st)
 	if (!st)
 		return;
 	tcp_stack_free_all(st);
+	ip_reass_free(&st->ip);
 	free(st->table);
 	free(st->listen);
 	free(st->ip.out);
@@ -226,10 +234,12 @@ int tw_input(struct tw_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
 uint64_t tw_poll(struct tw_stack *st, uint64_t now)
 {
 	set_now(st, now);
+	ip_reass_expire(&st->ip);
 	tcp_timers_run(st, st->now);
 	tcp_notify_flush(st);
 	/* The deadline after the callbacks, which may have armed new timers. */
-	return tcp_timers_next(st);
+	uint64_t tcp_next = tcp_timers_next(st), ip_next = ip_reass_next(&st->ip);
+	return tcp_next < ip_next ? tcp_next : ip_next;
 }
 
 bool tw_stack_is_local(const struct tw_stack *st, const uint8_t *pkt, size_t len)
@@ -243,6 +253,8 @@ void tw_stack_stats_sized(const struct tw_stack *st, struct tw_stack_stats *out,
 	s.buffer_chunks = st->pool.in_use;
 	s.buffer_chunks_allocated = st->pool.allocated;
 	s.buffer_refusals = st->pool.refused;
+	s.reass_bytes = st->ip.reass.bytes;
+	s.reass_datagrams = st->ip.reass.count;
 	memcpy(out, &s, size < sizeof(s) ? size : sizeof(s));
 }
 
@@ -262,6 +274,10 @@ const char *tw_drop_name(enum tw_drop why)
 		[TW_DROP_PAWS] = "paws", [TW_DROP_OUT_OF_WINDOW] = "out-of-window", [TW_DROP_NO_ACK] = "no-ack",
 		[TW_DROP_RST_CHALLENGED] = "rst-challenged", [TW_DROP_SYN_CHALLENGED] = "syn-challenged",
 		[TW_DROP_ACK_OUT_OF_RANGE] = "ack-out-of-range", [TW_DROP_TIME_WAIT_RST] = "time-wait-rst",
+		[TW_DROP_FRAG_OVERLAP] = "frag-overlap", [TW_DROP_FRAG_DUPLICATE] = "frag-duplicate",
+		[TW_DROP_FRAG_TINY] = "frag-tiny", [TW_DROP_FRAG_TOO_BIG] = "frag-too-big",
+		[TW_DROP_FRAG_UNALIGNED] = "frag-unaligned", [TW_DROP_FRAG_BAD_LENGTH] = "frag-bad-length",
+		[TW_DROP_FRAG_NO_ROOM] = "frag-no-room", [TW_DROP_FRAG_TIMEOUT] = "frag-timeout",
 	};
 	if ((unsigned)why >= TW_DROP_COUNT || !names[why])
 		return "?";

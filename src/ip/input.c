@@ -94,7 +94,9 @@ static int parse_ipv4(struct ip_layer *ip, const uint8_t *buf, size_t len, struc
 	describe(p, TW_AF_INET, h.src, h.dst, h.proto, h.payload, h.payload_len);
 	wire_ipv4_pseudo(&h, &p->pseudo);
 	*frag = (struct ip_fragment){ .is_fragment = wire_ipv4_mf(&h) || wire_ipv4_frag_offset(&h),
-				      .more = wire_ipv4_mf(&h), .id = h.id, .offset = wire_ipv4_frag_offset(&h) };
+				      .more = wire_ipv4_mf(&h), .id = h.id, .offset = wire_ipv4_frag_offset(&h),
+				      .pkt = buf, .hdr_len = h.hdr_len, .unfrag_len = h.opts_len,
+				      .data = h.payload, .data_len = h.payload_len };
 	return 0;
 }
 
@@ -107,23 +109,10 @@ static int parse_ipv6(struct ip_layer *ip, const uint8_t *buf, size_t len, struc
 	describe(p, TW_AF_INET6, h.src, h.dst, h.proto, h.payload, h.payload_len);
 	wire_ipv6_pseudo(&h, &p->pseudo);
 	*frag = (struct ip_fragment){ .is_fragment = h.fragmented, .more = h.frag_more, .id = h.frag_id,
-				      .offset = h.frag_offset };
+				      .offset = h.frag_offset, .pkt = buf,
+				      .hdr_len = WIRE_IPV6_HDR_LEN + (size_t)h.unfrag_len + 8, .unfrag_len = h.unfrag_len,
+				      .data = h.frag_data, .data_len = h.frag_data_len };
 	return 0;
-}
-
-/*
- * A fragment of a packet for us. Reassembly (RFC 791 3.2, RFC 8200 4.5)
- * belongs here, between validation and delivery, so the transport above only
- * ever sees whole packets.
- *
- * DEVIATION(RFC 791 3.2, RFC 1122 3.3.2): fragments are not reassembled yet;
- * each is dropped and counted. TCP avoids them: the stack sends with DF and
- * an MSS that fits the link, and peers do the same for TCP.
- */
-static int fragment_input(struct ip_layer *ip, const struct ip_packet *p, const struct ip_fragment *frag)
-{
-	(void)frag;
-	return ip_drop_packet(ip, TW_DROP_FRAGMENT, p);
 }
 
 /* An upper-layer packet for us, whole: TCP up to the transport, ICMP to the responder. */
@@ -139,7 +128,31 @@ static int deliver(struct ip_layer *ip, const struct ip_packet *p)
 	return ip_drop_packet(ip, TW_DROP_PROTOCOL, p);
 }
 
-int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p)
+static int input_packet(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p, bool reassembled);
+
+/*
+ * A fragment of a packet for us, to reassembly (reass.c), between validation
+ * and delivery, so the transport above only ever sees whole packets.
+ */
+static int fragment_input(struct ip_layer *ip, struct ip_packet *p, const struct ip_fragment *frag)
+{
+	/*
+	 * RFC 6946 4, RFC 8200 4.5: an atomic fragment (offset 0, M clear) is a
+	 * whole packet, processed at once and apart from any fragments with its
+	 * identification held for reassembly.
+	 */
+	if (frag->offset == 0 && !frag->more)
+		return deliver(ip, p);
+	const uint8_t *whole;
+	size_t len;
+	int r = ip_reass_input(ip, p, frag, &whole, &len);
+	if (r != IP_REASS_WHOLE)
+		return r;
+	/* RFC 791 3.2, RFC 8200 4.5: the datagram made whole is input as if it had come so. */
+	return input_packet(ip, whole, len, p, true);
+}
+
+static int input_packet(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p, bool reassembled)
 {
 	struct ip_fragment frag;
 	int r;
@@ -159,7 +172,18 @@ int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_pack
 		return ip_drop_packet(ip, TW_DROP_NOT_LOCAL, p);
 	if (ip_is_bad_source(p->family, p->src))
 		return ip_drop_packet(ip, TW_DROP_BAD_SOURCE, p);
-	if (frag.is_fragment)
+	if (frag.is_fragment) {
+		/* A reassembled packet has no fragment header: the first fragment's chain was walked whole. */
+		if (reassembled)
+			return ip_drop_packet(ip, TW_DROP_IP_MALFORMED, p);
 		return fragment_input(ip, p, &frag);
+	}
 	return deliver(ip, p);
+}
+
+int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p)
+{
+	/* The transport is done with the last datagram reassembly made whole. */
+	ip_reass_release_whole(ip);
+	return input_packet(ip, buf, len, p, false);
 }

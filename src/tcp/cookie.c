@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "tcp/seq.h"
-#include "tcp/siphash.h"
+#include "wire/siphash.h"
 #include "tcp/tcp.h"
 
 #define COOKIE_BITS 24
@@ -52,7 +52,7 @@ static uint32_t cookie_hash(const struct tw_stack *st, const struct tcp_flow *f,
 	wire_put16(msg + n + 2, f->rport);
 	wire_put32(msg + n + 4, count);
 	n += 8;
-	return (uint32_t)tcp_siphash24(st->cfg.secret, msg, n);
+	return (uint32_t)wire_siphash24(st->cfg.secret, msg, n);
 }
 
 static uint32_t cookie_count(const struct tw_stack *st)

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "tcp/siphash.h"
+#include "wire/siphash.h"
 #include "tcp/tcp.h"
 
 uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_t family,
@@ -26,8 +26,8 @@ uint64_t tcp_tuple_hash(const struct tw_stack *st, enum tcp_hash_use use, uint8_
 	wire_put16(msg + n + 2, rport);
 	n += 4;
 	if (use == TCP_HASH_TABLE)
-		return tcp_siphash13(st->cfg.secret, msg, n);
-	return tcp_siphash24(st->cfg.secret, msg, n);
+		return wire_siphash13(st->cfg.secret, msg, n);
+	return wire_siphash24(st->cfg.secret, msg, n);
 }
 
 uint32_t tcp_isn(const struct tw_stack *st, const struct tcp_flow *f, uint32_t *ts_offset)

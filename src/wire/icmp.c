@@ -29,6 +29,14 @@ int wire_icmp_parse(struct wire_icmp *m, const uint8_t *buf, size_t len, const s
 	return 0;
 }
 
+bool wire_icmp_is_error(const uint8_t *buf, size_t len, bool v6)
+{
+	if (len < 1)
+		return false;
+	uint8_t t = buf[0];
+	return v6 ? t < 128 : t == 3 || t == 4 || t == 5 || t == 11 || t == 12;
+}
+
 size_t wire_icmp_emit(const struct wire_icmp *m, uint8_t *buf, size_t cap, struct wire_pseudo *ph)
 {
 	size_t len = WIRE_ICMP_HDR_LEN + m->data_len;

@@ -46,8 +46,28 @@ static int walk_extension_headers(struct wire_ipv6 *ip, const uint8_t *p, size_t
 		e->type = next;
 		e->len = (uint16_t)ext_len;
 		e->data = p + at;
-		if (next == WIRE_PROTO_FRAGMENT)
+		if (next == WIRE_PROTO_FRAGMENT) {
+			/* RFC 8200 4.1: each extension header at most once, but Destination Options. */
+			if (ip->fragmented)
+				return -WIRE_E_EXT_CHAIN;
 			parse_fragment_header(ip, p + at);
+			ip->frag_next = p[at];
+			ip->unfrag_len = (uint16_t)at;
+			ip->frag_data = p + at + ext_len;
+			ip->frag_data_len = len - at - ext_len;
+			ip->n_ext_unfrag = (uint8_t)(ip->n_ext - 1);
+			/*
+			 * RFC 8200 4.5: past the Fragment header of a fragment that
+			 * is not the first lies the middle of the fragmentable part,
+			 * not a header: the walk ends there.
+			 */
+			if (ip->frag_offset != 0) {
+				ip->proto = ip->frag_next;
+				ip->payload = ip->frag_data;
+				ip->payload_len = ip->frag_data_len;
+				return 0;
+			}
+		}
 		next = p[at];
 		at += ext_len;
 	}
@@ -104,6 +124,26 @@ size_t wire_ipv6_emit(const struct wire_ipv6 *ip, uint8_t *buf, size_t cap)
 	memcpy(buf + 8, ip->src, 16);
 	memcpy(buf + 24, ip->dst, 16);
 	return WIRE_IPV6_HDR_LEN;
+}
+
+size_t wire_ipv6_emit_unfragmentable(const struct wire_ipv6 *ip, uint16_t plen, uint8_t *buf, size_t cap)
+{
+	if (!ip->fragmented || cap < WIRE_IPV6_HDR_LEN + (size_t)ip->unfrag_len)
+		return 0;
+	/* RFC 8200 4.5: the Next Header that named the Fragment header now names what it named. */
+	struct wire_ipv6 fixed = *ip;
+	fixed.plen = plen;
+	if (ip->n_ext_unfrag == 0)
+		fixed.next = ip->frag_next;
+	size_t n = wire_ipv6_emit(&fixed, buf, cap);
+	for (unsigned i = 0; i < ip->n_ext_unfrag; i++) {
+		const struct wire_ipv6_ext *e = &ip->ext[i];
+		memcpy(buf + n, e->data, e->len);
+		if (i + 1 == ip->n_ext_unfrag)
+			buf[n] = ip->frag_next;
+		n += e->len;
+	}
+	return n;
 }
 
 /*

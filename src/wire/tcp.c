@@ -5,6 +5,14 @@
 
 #include "wire/wire.h"
 
+size_t wire_tcp_header_len(const uint8_t *buf, size_t len)
+{
+	if (len < 13)
+		return 0;
+	size_t n = (size_t)(buf[12] >> 4) * 4;
+	return n < WIRE_TCP_HDR_MIN ? WIRE_TCP_HDR_MIN : n;
+}
+
 int wire_tcp_parse(struct wire_tcp *t, const uint8_t *buf, size_t len, const struct wire_pseudo *ph)
 {
 	memset(t, 0, offsetof(struct wire_tcp, opt));

@@ -177,6 +177,11 @@ struct wire_ipv6 {
 	uint16_t frag_offset;     /* bytes */
 	bool frag_more;
 	uint32_t frag_id;
+	uint8_t frag_next;        /* the Fragment header's Next Header: the fragmentable part's first */
+	uint8_t n_ext_unfrag;     /* extension headers before the Fragment header (the unfragmentable part) */
+	uint16_t unfrag_len;      /* their bytes */
+	const uint8_t *frag_data; /* the fragment's data: the bytes after the Fragment header, borrowed */
+	size_t frag_data_len;
 	uint8_t proto;            /* upper layer after the extension headers */
 	const uint8_t *payload;   /* upper-layer bytes, borrowed; when frag_offset != 0, fragment data */
 	size_t payload_len;       /* upper-layer bytes present */
@@ -186,6 +191,13 @@ struct wire_ipv6 {
 int wire_ipv6_parse(struct wire_ipv6 *ip, const uint8_t *buf, size_t len);
 /* Writes the fixed header only; extension headers are the caller's. */
 size_t wire_ipv6_emit(const struct wire_ipv6 *ip, uint8_t *buf, size_t cap);
+/*
+ * Of a parsed fragment: writes the fixed header with Payload Length `plen`
+ * and the extension headers before the Fragment header, the one that named
+ * the Fragment header now naming frag_next (RFC 8200 4.5's reassembled
+ * header). Returns the bytes written, or 0 when not a fragment or no room.
+ */
+size_t wire_ipv6_emit_unfragmentable(const struct wire_ipv6 *ip, uint16_t plen, uint8_t *buf, size_t cap);
 void wire_ipv6_pseudo(const struct wire_ipv6 *ip, struct wire_pseudo *ph);
 
 /* ------------------------------------------------------------ TCP options */
@@ -306,6 +318,12 @@ struct wire_tcp {                 /* host byte order */
  * verified last (WIRE_E_CHECKSUM); with NULL it is not.
  */
 int wire_tcp_parse(struct wire_tcp *t, const uint8_t *buf, size_t len, const struct wire_pseudo *ph);
+/*
+ * The length of the TCP header that starts `buf`, as its data offset says
+ * (20 at least), without parsing it: 0 when fewer than 13 bytes are there
+ * to say it. For a first fragment, which must hold the whole header.
+ */
+size_t wire_tcp_header_len(const uint8_t *buf, size_t len);
 
 /*
  * Writes header, options and payload, and the checksum when ph is given
@@ -326,6 +344,9 @@ static inline uint32_t wire_tcp_seg_len(const struct wire_tcp *t)
 enum {
 	WIRE_ICMP_ECHO_REPLY = 0,       /* RFC 792 */
 	WIRE_ICMP_ECHO_REQUEST = 8,
+	WIRE_ICMP_TIME_EXCEEDED = 11,   /* RFC 792; code 1: fragment reassembly time exceeded */
+	WIRE_ICMP6_TIME_EXCEEDED = 3,   /* RFC 4443 3.3; code 1 likewise */
+	WIRE_ICMP6_PARAM_PROBLEM = 4,   /* RFC 4443 3.4; code 0: erroneous header field, at the pointer */
 	WIRE_ICMP6_ECHO_REQUEST = 128,  /* RFC 4443 4.1 */
 	WIRE_ICMP6_ECHO_REPLY = 129,    /* RFC 4443 4.2 */
 };
@@ -351,6 +372,12 @@ struct wire_icmp {
  * ph->len set by the caller). The checksum is verified last.
  */
 int wire_icmp_parse(struct wire_icmp *m, const uint8_t *buf, size_t len, const struct wire_pseudo *ph);
+/*
+ * Does the message at `buf` start with an error type (RFC 792's 3, 4, 5, 11,
+ * 12; RFC 4443 2.1's types below 128)? Reads the type only: for a message
+ * whose checksum cannot be checked yet (a first fragment).
+ */
+bool wire_icmp_is_error(const uint8_t *buf, size_t len, bool v6);
 /* Writes the message and its checksum (ph as for parsing; ph->len is set here). */
 size_t wire_icmp_emit(const struct wire_icmp *m, uint8_t *buf, size_t cap, struct wire_pseudo *ph);
 

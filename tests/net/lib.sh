@@ -54,6 +54,16 @@ fail() {
 	exit 1
 }
 
+# Sends 3 pings with the given arguments, output to $1; fails unless all 3 are answered
+# with their data intact (ping prints "wrong data byte" for a reply that differs).
+ping_three() {
+	local out=$1
+	shift
+	ping -c 3 -i 0.2 -W 2 "$@" >"$out" || { cat "$out"; fail "ping $*"; }
+	grep -q '3 received' "$out" || fail "ping $*: $(tail -2 "$out")"
+	! grep -qi 'wrong data\|DUP!' "$out" || fail "ping $*: replies with wrong data"
+}
+
 # Waits until `threeway serve`, logging to $1, says it is serving (or gives up after 10 s).
 wait_serving() {
 	local log=$1 i

@@ -8,7 +8,8 @@
  * (the peer is gone, as if the cable were cut), every socket the application
  * still holds is closed (a listener's close resets what waits in its queues),
  * and its clock runs from deadline to deadline until every timer of a correct
- * engine has fired. Then it must hold no connection at all.
+ * engine has fired. Then it must hold no connection at all, and no datagram
+ * in IP reassembly.
  *
  * This header is the one place the tests depend on the engine's internals
  * for it: tcp_held_sockets lists the handles the application holds, which
@@ -59,6 +60,7 @@ struct h_leak_report {
 	uint64_t ran_us;            /* virtual time the clock ran */
 	size_t steps;
 	bool timers_left;           /* a timer was still armed when the clock stopped */
+	uint32_t reass;             /* datagrams left in IP reassembly */
 };
 
 static inline void h_leak_sink(void *ctx, const uint8_t *pkt, size_t len)
@@ -73,6 +75,14 @@ static inline uint32_t h_leak_conns(const struct tw_stack *st)
 	struct tw_stack_stats ss;
 	tw_stack_stats(st, &ss);
 	return ss.conns;
+}
+
+/* Datagrams in IP reassembly: each must end at its timeout, like a connection at its timers. */
+static inline uint32_t h_leak_reass(const struct tw_stack *st)
+{
+	struct tw_stack_stats ss;
+	tw_stack_stats(st, &ss);
+	return ss.reass_datagrams;
 }
 
 /* Closes every socket the application holds; returns how many. */
@@ -105,13 +115,14 @@ static inline struct h_leak_report h_leak_run(struct tw_stack *st, uint64_t now,
 		h_close_held(st);
 	uint64_t start = now, end = now + H_LEAK_BUDGET_US;
 	uint64_t next = tw_poll(st, now);
-	while (h_leak_conns(st) && next <= end && r.steps < H_LEAK_MAX_STEPS) {
+	while ((h_leak_conns(st) || h_leak_reass(st)) && next <= end && r.steps < H_LEAK_MAX_STEPS) {
 		/* A deadline that does not move forward still lets time pass, as h_advance does. */
 		now = next > now ? next : now + 1;
 		next = tw_poll(st, now);
 		r.steps++;
 	}
 	r.conns = h_leak_conns(st);
+	r.reass = h_leak_reass(st);
 	r.held = tcp_held_sockets(st, NULL, 0);
 	r.ran_us = now - start;
 	r.timers_left = next != UINT64_MAX;
@@ -126,6 +137,9 @@ static inline uint32_t h_leftover_conns(struct tw_stack *st, uint64_t now, unsig
 
 static inline void h_leak_assert(const struct h_leak_report *r)
 {
+	if (r->reass)
+		fail_msg("teardown: %u datagram(s) left in IP reassembly after %.0f s of virtual time", r->reass,
+			 r->ran_us / 1e6);
 	if (!r->conns)
 		return;
 	const char *why = r->steps >= H_LEAK_MAX_STEPS ? "the clock's steps ran out"

@@ -6,7 +6,7 @@
  */
 #include "harness.h"
 
-#include "tcp/siphash.h"
+#include "wire/siphash.h"
 
 #define PEER_ISS 0xfffffff0u    /* just below 2^32: every path crosses the wrap */
 
@@ -64,7 +64,7 @@ static void test_siphash_paper_vectors(void **state)
 		for (size_t j = 0; j < n; j++)
 			msg[j] = (uint8_t)j;
 		uint8_t got[8];
-		le64(tcp_siphash24(key, msg, n), got);
+		le64(wire_siphash24(key, msg, n), got);
 		if (memcmp(got, sip_vectors[i].out, 8) != 0)
 			fprintf(stderr, "siphash vector n=%zu differs\n", n);
 		assert_memory_equal(got, sip_vectors[i].out, 8);
@@ -79,7 +79,7 @@ static void test_siphash_appendix_a_example(void **state)
 	key_00_0f(key);
 	for (int i = 0; i < 15; i++)
 		msg[i] = (uint8_t)i;
-	assert_true(tcp_siphash24(key, msg, sizeof(msg)) == 0xa129ca6149be45e5ull);
+	assert_true(wire_siphash24(key, msg, sizeof(msg)) == 0xa129ca6149be45e5ull);
 }
 
 static void test_siphash_unaligned_input(void **state)
@@ -91,7 +91,7 @@ static void test_siphash_unaligned_input(void **state)
 	for (int i = 0; i < 63; i++)
 		buf[i + 1] = (uint8_t)i;
 	uint8_t got[8];
-	le64(tcp_siphash24(key, buf + 1, 63), got);
+	le64(wire_siphash24(key, buf + 1, 63), got);
 	assert_memory_equal(got, sip_vectors[sizeof(sip_vectors) / sizeof(sip_vectors[0]) - 1].out, 8);
 }
 
@@ -100,10 +100,10 @@ static void test_siphash_key_matters(void **state)
 	(void)state;
 	uint8_t key[16], msg[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 	key_00_0f(key);
-	uint64_t a = tcp_siphash24(key, msg, sizeof(msg));
+	uint64_t a = wire_siphash24(key, msg, sizeof(msg));
 	for (int i = 0; i < 16; i++) {
 		key[i] ^= 0x80;
-		assert_true(tcp_siphash24(key, msg, sizeof(msg)) != a);
+		assert_true(wire_siphash24(key, msg, sizeof(msg)) != a);
 		key[i] ^= 0x80;
 	}
 }

@@ -583,9 +583,27 @@ static void test_icmp_emit_too_long(void **state)
 	free(data);
 }
 
+/* RFC 792's error types and RFC 4443 2.1's below 128 are errors; echo and the rest are not. */
+static void test_icmp_is_error_types(void **state)
+{
+	(void)state;
+	const uint8_t v4_errors[] = { 3, 4, 5, 11, 12 }, v4_not[] = { 0, 8, 13, 14, 255 };
+	const uint8_t v6_errors[] = { 1, 2, 3, 4, 127 }, v6_not[] = { 128, 129, 133, 255 };
+	for (size_t i = 0; i < sizeof(v4_errors); i++)
+		assert_true(wire_icmp_is_error(&v4_errors[i], 1, false));
+	for (size_t i = 0; i < sizeof(v4_not); i++)
+		assert_false(wire_icmp_is_error(&v4_not[i], 1, false));
+	for (size_t i = 0; i < sizeof(v6_errors); i++)
+		assert_true(wire_icmp_is_error(&v6_errors[i], 1, true));
+	for (size_t i = 0; i < sizeof(v6_not); i++)
+		assert_false(wire_icmp_is_error(&v6_not[i], 1, true));
+	assert_false(wire_icmp_is_error(v4_errors, 0, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_icmp_is_error_types),
 		cmocka_unit_test(test_icmp_parse_linux_echo_request),
 		cmocka_unit_test(test_icmp_parse_linux_echo_reply),
 		cmocka_unit_test(test_icmp_emit_linux_echo_reply_data_elsewhere),

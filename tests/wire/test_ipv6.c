@@ -314,7 +314,7 @@ static void test_ipv6_parse_recommended_order(void **state)
 	pkt_options(&p, WIRE_PROTO_HOPOPTS, 0);   /* 40..48 */
 	pkt_options(&p, WIRE_PROTO_DSTOPTS, 1);   /* 48..64 */
 	pkt_routing(&p);                          /* 64..88 */
-	pkt_fragment(&p, 2960, true, 0x01020304); /* 88..96 */
+	pkt_fragment(&p, 0, true, 0x01020304);    /* 88..96, the first fragment */
 	pkt_options(&p, WIRE_PROTO_DSTOPTS, 0);   /* 96..104 */
 	pkt_upper(&p, WIRE_PROTO_TCP, 32);
 	assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), 0);
@@ -330,10 +330,116 @@ static void test_ipv6_parse_recommended_order(void **state)
 		assert_ptr_equal(ip.ext[i].data, p.b + offs[i]);
 	}
 	assert_true(ip.fragmented);
-	assert_int_equal(ip.frag_offset, 2960);
+	assert_int_equal(ip.frag_offset, 0);
 	assert_true(ip.frag_more);
 	assert_int_equal(ip.frag_id, 0x01020304);
+	assert_int_equal(ip.n_ext_unfrag, 3);
+	assert_int_equal(ip.unfrag_len, 48);
+	assert_int_equal(ip.frag_next, WIRE_PROTO_DSTOPTS);
+	assert_ptr_equal(ip.frag_data, p.b + 96);
+	assert_int_equal(ip.frag_data_len, p.len - 96);
 	expect_upper(&ip, &p, 104, WIRE_PROTO_TCP);
+}
+
+/*
+ * RFC 8200 4.5: behind the Fragment header of a later fragment is the middle
+ * of the fragmentable part, whatever Next Header names: the walk stops there,
+ * and the fragment's data is not read as a header (these bytes would not
+ * parse as one).
+ */
+static void test_ipv6_parse_later_fragment_data_not_walked(void **state)
+{
+	(void)state;
+	const uint8_t nexts[] = { WIRE_PROTO_DSTOPTS, WIRE_PROTO_TCP, WIRE_PROTO_ROUTING, WIRE_PROTO_HOPOPTS };
+	for (size_t i = 0; i < sizeof(nexts); i++) {
+		struct pkt p;
+		struct wire_ipv6 ip;
+		pkt_start(&p);
+		pkt_options(&p, WIRE_PROTO_DSTOPTS, 0);   /* 40..48 */
+		pkt_fragment(&p, 1448, true, 9);          /* 48..56 */
+		pkt_upper(&p, nexts[i], 24);              /* 0x30 0x31 ...: a Hdr Ext Len of 49 units */
+		assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), 0);
+		assert_int_equal(ip.n_ext, 2);
+		assert_int_equal(ip.n_ext_unfrag, 1);
+		assert_int_equal(ip.unfrag_len, 8);
+		assert_int_equal(ip.frag_next, nexts[i]);
+		assert_ptr_equal(ip.frag_data, p.b + 56);
+		assert_int_equal(ip.frag_data_len, 24);
+		expect_upper(&ip, &p, 56, nexts[i]);
+	}
+}
+
+/* The same bytes as a first fragment are walked, and here fail as the header they claim to be. */
+static void test_ipv6_parse_first_fragment_walked(void **state)
+{
+	(void)state;
+	struct pkt p;
+	struct wire_ipv6 ip;
+	pkt_start(&p);
+	pkt_fragment(&p, 0, true, 9);
+	pkt_upper(&p, WIRE_PROTO_DSTOPTS, 24);
+	assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), -WIRE_E_EXT_HDR);
+}
+
+/* RFC 8200 4.1: a second Fragment header is refused. */
+static void test_ipv6_parse_two_fragment_headers(void **state)
+{
+	(void)state;
+	struct pkt p;
+	struct wire_ipv6 ip;
+	pkt_start(&p);
+	pkt_fragment(&p, 0, true, 9);
+	pkt_fragment(&p, 0, false, 10);
+	pkt_upper(&p, WIRE_PROTO_TCP, 20);
+	assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), -WIRE_E_EXT_CHAIN);
+}
+
+/*
+ * RFC 8200 4.5: the reassembled packet's header is the first fragment's
+ * unfragmentable part, with the Next Header that named the Fragment header
+ * naming what follows it, and a new Payload Length.
+ */
+static void test_ipv6_emit_unfragmentable(void **state)
+{
+	(void)state;
+	struct pkt p;
+	struct wire_ipv6 ip;
+	uint8_t out[256];
+
+	/* No extension header before: the fixed header's Next Header changes. */
+	pkt_start(&p);
+	pkt_fragment(&p, 0, true, 9);
+	pkt_upper(&p, WIRE_PROTO_TCP, 20);
+	assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), 0);
+	memset(out, PATTERN, sizeof(out));
+	assert_int_equal(wire_ipv6_emit_unfragmentable(&ip, 3000, out, sizeof(out)), 40);
+	assert_int_equal(out[6], WIRE_PROTO_TCP);
+	assert_int_equal(wire_get16(out + 4), 3000);
+	assert_memory_equal(out + 8, p.b + 8, 32);
+	assert_int_equal(out[40], PATTERN);
+
+	/* Hop-by-hop and routing before: the last of them changes, the rest are copied. */
+	pkt_start(&p);
+	pkt_options(&p, WIRE_PROTO_HOPOPTS, 0);   /* 40..48 */
+	pkt_routing(&p);                          /* 48..72 */
+	pkt_fragment(&p, 0, true, 9);             /* 72..80 */
+	pkt_options(&p, WIRE_PROTO_DSTOPTS, 0);
+	pkt_upper(&p, WIRE_PROTO_TCP, 20);
+	assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), 0);
+	memset(out, PATTERN, sizeof(out));
+	assert_int_equal(wire_ipv6_emit_unfragmentable(&ip, 60, out, sizeof(out)), 72);
+	assert_int_equal(out[6], WIRE_PROTO_HOPOPTS);
+	assert_int_equal(out[40], WIRE_PROTO_ROUTING);
+	assert_int_equal(out[48], WIRE_PROTO_DSTOPTS);
+	assert_memory_equal(out + 49, p.b + 49, 23);
+	assert_int_equal(out[72], PATTERN);
+	assert_int_equal(wire_ipv6_emit_unfragmentable(&ip, 60, out, 71), 0);
+
+	/* Not a fragment: nothing. */
+	pkt_start(&p);
+	pkt_upper(&p, WIRE_PROTO_TCP, 20);
+	assert_int_equal(wire_ipv6_parse(&ip, p.b, p.len), 0);
+	assert_int_equal(wire_ipv6_emit_unfragmentable(&ip, 60, out, sizeof(out)), 0);
 }
 
 /* Other orders are walked too: only hop-by-hop has a fixed place. */
@@ -763,6 +869,10 @@ int main(void)
 		cmocka_unit_test(test_ipv6_parse_fragment_reserved_bits_ignored),
 		cmocka_unit_test(test_ipv6_parse_destination_options),
 		cmocka_unit_test(test_ipv6_parse_recommended_order),
+		cmocka_unit_test(test_ipv6_parse_later_fragment_data_not_walked),
+		cmocka_unit_test(test_ipv6_parse_first_fragment_walked),
+		cmocka_unit_test(test_ipv6_parse_two_fragment_headers),
+		cmocka_unit_test(test_ipv6_emit_unfragmentable),
 		cmocka_unit_test(test_ipv6_parse_other_orders),
 		cmocka_unit_test(test_ipv6_parse_no_next_header),
 		cmocka_unit_test(test_ipv6_parse_hop_by_hop_not_first),

@@ -67,6 +67,20 @@ static size_t emit(const struct wire_tcp *t, uint8_t *buf, size_t cap, struct wi
 /* --------------------------------------------------------------- emitting */
 
 /* RFC 9293 3.1, field by field: ports, seq, ack, offset|reserved, flags, window, checksum, urgent. */
+/* The header length a first fragment must hold: its data offset, 20 at least, known from 13 bytes. */
+static void test_tcp_header_len_from_data_offset(void **state)
+{
+	(void)state;
+	uint8_t b[20] = { 0 };
+	assert_int_equal(wire_tcp_header_len(b, 12), 0);
+	b[12] = 5 << 4;
+	assert_int_equal(wire_tcp_header_len(b, 13), 20);
+	b[12] = 15 << 4;
+	assert_int_equal(wire_tcp_header_len(b, 13), 60);
+	b[12] = 2 << 4;                     /* too small to be right: the minimum */
+	assert_int_equal(wire_tcp_header_len(b, 20), 20);
+}
+
 static void test_tcp_emit_syn_bytes(void **state)
 {
 	(void)state;
@@ -491,6 +505,7 @@ static void test_tcp_parse_random_bytes_stay_in_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_header_len_from_data_offset),
 		cmocka_unit_test(test_tcp_emit_syn_bytes),
 		cmocka_unit_test(test_tcp_emit_reserved_and_flags_bytes),
 		cmocka_unit_test(test_tcp_emit_parse_every_field),

@@ -3,7 +3,7 @@
  * compression rounds per 8-byte word, four finalization rounds, 64-bit output;
  * and SipHash-1-3, the same with one and three.
  */
-#include "tcp/siphash.h"
+#include "wire/siphash.h"
 
 static uint64_t rotl(uint64_t x, unsigned b) { return x << b | x >> (64 - b); }
 
@@ -63,12 +63,12 @@ static uint64_t siphash(const uint8_t key[16], const void *msg, size_t len, int 
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
-uint64_t tcp_siphash24(const uint8_t key[16], const void *msg, size_t len)
+uint64_t wire_siphash24(const uint8_t key[16], const void *msg, size_t len)
 {
 	return siphash(key, msg, len, 2, 4);
 }
 
-uint64_t tcp_siphash13(const uint8_t key[16], const void *msg, size_t len)
+uint64_t wire_siphash13(const uint8_t key[16], const void *msg, size_t len)
 {
 	return siphash(key, msg, len, 1, 3);
 }
