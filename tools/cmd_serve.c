@@ -21,6 +21,7 @@
 static const char serve_usage[] =
 	"usage: threeway serve --tun NAME --addr ADDR/LEN [--addr ADDR/LEN] --port N\n"
 	"                      --app http|echo|discard|chargen [--root DIR] [--trace] [--pcap FILE]\n"
+	"                      [--backlog N] [--syncookies overflow|always|off]\n"
 	"\n"
 	"Serves an application on the stack's addresses over a TUN interface, until\n"
 	"SIGINT or SIGTERM, then closes its connections (FIN) and exits. SIGUSR1 prints\n"
@@ -32,6 +33,8 @@ static const char serve_usage[] =
 	"                    chargen (RFC 864)\n"
 	"  --root DIR        the directory the http app serves\n"
 	"  --backlog N       connections waiting to be accepted (default 128)\n"
+	"  --syncookies WHEN SYN cookies: overflow (when the SYN queue is full, the\n"
+	"                    default, as Linux's tcp_syncookies=1), always, or off\n"
 	NET_OPTIONS_HELP
 	"  -h, --help        this help\n";
 
@@ -55,7 +58,24 @@ struct serve_opts {
 	int app;
 	const char *root;
 	long backlog;
+	uint8_t syncookies;   /* enum tw_syncookies */
 };
+
+static int parse_syncookies(const char *arg, uint8_t *out)
+{
+	static const struct { const char *name; enum tw_syncookies when; } names[] = {
+		{ "overflow", TW_SYNCOOKIES_ON_OVERFLOW },
+		{ "always", TW_SYNCOOKIES_ALWAYS },
+		{ "off", TW_SYNCOOKIES_OFF },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(arg, names[i].name)) {
+			*out = (uint8_t)names[i].when;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static int parse_number(const char *arg, long lo, long hi, long *out)
 {
@@ -75,6 +95,7 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		{ "app", required_argument, NULL, 'a' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "backlog", required_argument, NULL, 'b' },
+		{ "syncookies", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		NET_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +128,13 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		case 'b':
 			if (parse_number(optarg, 1, 65535, &o->backlog)) {
 				fprintf(err, "threeway serve: --backlog wants a number from 1 to 65535, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			if (parse_syncookies(optarg, &o->syncookies)) {
+				fprintf(err, "threeway serve: --syncookies wants overflow, always or off, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -225,7 +253,7 @@ static void shut_down(struct serve *s)
 
 int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct serve_opts o = { .app = -1, .backlog = 128 };
+	struct serve_opts o = { .app = -1, .backlog = 128, .syncookies = TW_SYNCOOKIES_ON_OVERFLOW };
 	int rc = parse_serve_args(argc, argv, &o, out, err);
 	if (rc)
 		return rc < 0 ? 0 : rc;
@@ -236,6 +264,7 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 	s.net = (struct net){ .cmd = "serve", .out = out, .err = err, .on_signal = on_signal, .signal_ctx = &s };
 	struct tw_stack_config cfg;
 	tw_stack_config_init(&cfg);
+	cfg.syncookies = o.syncookies;
 	if (net_open(&s.net, &o.net, &cfg))
 		return 1;
 	if (!(s.app = app_server_new((enum app_kind)o.app, o.root))) {
