@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A SYN flood (RFC 4987) against `threeway serve --app http` and then against
+# the kernel's own TCP, each while 1,000 legitimate clients fetch a page.
+#
+#   attacker ns --veth--+                 +--TUN-- threeway serve 10.7.0.2
+#                       +-- this ns ------+
+#   client ns  --veth---+  (router;       +--veth-- Linux ns 10.9.0.2
+#                           default route: blackhole)
+#
+# hping3 floods SYNs from random sources for FLOOD_S seconds; the SYN-ACKs to
+# those sources end in this namespace's blackhole. Meanwhile the clients
+# connect at an even pace, each timing its connect and fetching a page.
+# threeway must serve all of them, p99 connect under 1 s, its RSS growing by
+# under 1 MiB (measured after a warm-up flood), and serve at least as many
+# as Linux does with tcp_syncookies=1 and the same backlog.
+. "$(dirname "$0")/lib.sh"
+net_enter "$@"
+. "$(dirname "$0")/neighbours.sh"
+net_need hping3 nstat nsenter timeout
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+FLOOD_S=${FLOOD_S:-20}        # the measured flood
+CLIENTS=1000       # legitimate connections during it, spread over CLIENTS_S
+CLIENTS_S=15
+WARM_S=3           # the warm-up flood, with WARM_CLIENTS connections
+WARM_CLIENTS=200
+BACKLOG=128        # both listeners' backlog: the SYN queue cookies start past
+PORT=80
+
+ns_router
+ns_new ATK
+ns_new CLI
+ns_new LNX
+ns_link "$ATK" fa0 10.8.1.1/24 fa1 10.8.1.2/24
+ns_link "$CLI" fc0 10.8.2.1/24 fc1 10.8.2.2/24
+ns_link "$LNX" fl0 10.9.0.1/24 fl1 10.9.0.2/24
+[ "$(in_ns "$LNX" sysctl -n net.ipv4.tcp_syncookies)" = 1 ] || fail "the Linux namespace's tcp_syncookies is not 1"
+
+# flood TARGET SECONDS LOG: hping3's SYN flood from random sources, in the background. The
+# attacker stands for another machine: at the lowest priority it takes idle CPU, not the
+# server's (the kernel's TCP answers in the sender's own softirq; threeway must be scheduled).
+flood() {
+	in_ns "$ATK" timeout -s INT "$2" nice -n 19 hping3 --flood --rand-source -S -p "$PORT" "$1" >"$3" 2>&1 &
+	FLOOD_PID=$!
+}
+
+# clients TARGET COUNT SECONDS: the legitimate connections; prints flood_clients.py's line.
+clients() {
+	in_ns "$CLI" python3 "$HERE/flood_clients.py" "$1" "$PORT" "$2" "$3" 2>"$WORK/clients.err"
+}
+
+# run_load TARGET FLOOD_SECONDS COUNT SPREAD LOG: a flood, with clients starting a second into it.
+run_load() {
+	flood "$1" "$2" "$5"
+	sleep 1
+	LOAD=$(clients "$1" "$3" "$4")
+	wait "$FLOOD_PID" || true
+	[ -n "$(hping_sent "$5")" ] || { cat "$5"; fail "hping3 did not flood"; }
+}
+
+# ------------------------------------------------------------------ threeway
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+	start_serve --tun tw0 --addr 10.7.0.2/24 --port "$PORT" --app http --backlog "$BACKLOG"
+# Room for a burst in the kernel's queue to the stack, which reads it in turn.
+ip link set dev tw0 txqueuelen 10000
+[ "$(in_ns "$CLI" curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://10.7.0.2:$PORT/")" = 200 ] ||
+	fail "threeway does not serve before the flood"
+
+run_load 10.7.0.2 "$WARM_S" "$WARM_CLIENTS" 2 "$WORK/hping-warm.log"
+echo "warm-up against threeway: $LOAD"
+sleep 1
+rss0=$(rss_kib "$SERVE_PID")
+s0=$(serve_stats)
+run_load 10.7.0.2 "$FLOOD_S" "$CLIENTS" "$CLIENTS_S" "$WORK/hping-tw.log"
+tw_load=$LOAD
+sleep 1
+rss1=$(rss_kib "$SERVE_PID")
+s1=$(serve_stats)
+tw_drops=$(ip -s link show dev tw0 | awk '/TX:/ { getline; print $4 }')
+stop_serve
+delta() { echo $(( $(stat_of "$s1" "$1") - $(stat_of "$s0" "$1") )); }
+tw_sent=$(hping_sent "$WORK/hping-tw.log")
+tw_syns=$(delta 'SYNs received')
+tw_overflows=$(delta 'SYN queue overflows')
+tw_cookies=$(delta 'cookies sent')
+tw_valid=$(delta 'cookies valid')
+tw_rss=$((rss1 - rss0))
+
+# --------------------------------------------------------------------- Linux
+nsenter -t "$LNX" -n python3 "$HERE/flood_server.py" 10.9.0.2 "$PORT" "$BACKLOG" >"$WORK/linux.log" 2>&1 &
+LINUX_PID=$!
+for i in $(seq 50); do grep -q serving "$WORK/linux.log" && break; sleep 0.1; done
+[ "$(in_ns "$CLI" curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://10.9.0.2:$PORT/")" = 200 ] ||
+	{ cat "$WORK/linux.log"; fail "the Linux server does not serve before the flood"; }
+run_load 10.9.0.2 "$WARM_S" "$WARM_CLIENTS" 2 "$WORK/hping-warm-linux.log"
+echo "warm-up against Linux:    $LOAD"
+sleep 1
+lrss0=$(rss_kib "$LINUX_PID")
+n0=$(ns_nstat "$LNX")
+run_load 10.9.0.2 "$FLOOD_S" "$CLIENTS" "$CLIENTS_S" "$WORK/hping-linux.log"
+lx_load=$LOAD
+sleep 1
+lrss1=$(rss_kib "$LINUX_PID")
+n1=$(ns_nstat "$LNX")
+kill "$LINUX_PID"
+ndelta() { echo $(( $(nstat_of "$n1" "$1") - $(nstat_of "$n0" "$1") )); }
+lx_sent=$(hping_sent "$WORK/hping-linux.log")
+lx_cookies=$(ndelta TcpExtSyncookiesSent)
+lx_valid=$(ndelta TcpExtSyncookiesRecv)
+lx_overflows=$(ndelta TcpExtTCPReqQFullDoCookies)
+lx_rss=$((lrss1 - lrss0))
+
+# ------------------------------------------------------------------- figures
+field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$1"; }
+ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
+printf '%-34s %14s %14s\n' "SYN flood, ${FLOOD_S} s" threeway Linux
+printf '%-34s %14s %14s\n' "SYNs sent per second" $((tw_sent / FLOOD_S)) $((lx_sent / FLOOD_S))
+printf '%-34s %14s %14s\n' "clients served (of $CLIENTS)" "$(field "$tw_load" ok)" "$(field "$lx_load" ok)"
+printf '%-34s %14s %14s\n' "connect p50, ms" "$(ms "$(field "$tw_load" p50)")" "$(ms "$(field "$lx_load" p50)")"
+printf '%-34s %14s %14s\n' "connect p99, ms" "$(ms "$(field "$tw_load" p99)")" "$(ms "$(field "$lx_load" p99)")"
+printf '%-34s %14s %14s\n' "connect max, ms" "$(ms "$(field "$tw_load" max)")" "$(ms "$(field "$lx_load" max)")"
+printf '%-34s %14s %14s\n' "server RSS growth, KiB" "$tw_rss" "$lx_rss (process only)"
+printf '%-34s %14s %14s\n' "SYN cookies sent" "$tw_cookies" "$lx_cookies"
+printf '%-34s %14s %14s\n' "SYN cookies valid" "$tw_valid" "$lx_valid"
+printf '%-34s %14s %14s\n' "SYNs finding the SYN queue full" "$tw_overflows" "$lx_overflows"
+printf '%-34s %14s %14s\n' "SYNs received by the stack" "$tw_syns" "-"
+printf '%-34s %14s %14s\n' "kernel queue to the stack dropped" "$tw_drops" "-"
+
+tw_ok=$(field "$tw_load" ok)
+lx_ok=$(field "$lx_load" ok)
+[ "$tw_cookies" -gt 0 ] && [ "$tw_overflows" -gt 0 ] || fail "the flood never filled threeway's SYN queue"
+[ "$lx_cookies" -gt 0 ] || fail "the flood never made Linux send a cookie"
+[ "$tw_ok" = "$CLIENTS" ] || { cat "$WORK/clients.err"; fail "threeway served $tw_ok of $CLIENTS clients"; }
+awk -v p="$(field "$tw_load" p99)" 'BEGIN { exit !(p < 1.0) }' || fail "threeway's p99 connect time is not under 1 s"
+[ "$tw_rss" -lt 1024 ] || fail "threeway's RSS grew by $tw_rss KiB"
+[ "$tw_ok" -ge "$lx_ok" ] || fail "threeway served fewer clients ($tw_ok) than Linux ($lx_ok)"
+echo "PASS"
