@@ -46,6 +46,19 @@ ns_router() {
 	ip route add blackhole default
 }
 
+# The floods' three neighbours, each with a veth pair to this namespace: the attacker
+# ($ATK, 10.8.1.2), the real clients ($CLI, 10.8.2.2) and the kernel's TCP ($LNX, 10.9.0.2,
+# through fl0). threeway serve's TUN interface, added by the test, is the fourth way out.
+flood_topology() {
+	ns_router
+	ns_new ATK
+	ns_new CLI
+	ns_new LNX
+	ns_link "$ATK" fa0 10.8.1.1/24 fa1 10.8.1.2/24
+	ns_link "$CLI" fc0 10.8.2.1/24 fc1 10.8.2.2/24
+	ns_link "$LNX" fl0 10.9.0.1/24 fl1 10.9.0.2/24
+}
+
 # The kernel's TCP counters of a namespace, as "Name value" lines (nstat's, absolute).
 ns_nstat() {
 	in_ns "$1" nstat -asz "${@:2}" | awk 'NF >= 2 && $1 !~ /^#/ { print $1, $2 }'

@@ -27,13 +27,7 @@ WARM_CLIENTS=200
 BACKLOG=128        # both listeners' backlog: the SYN queue cookies start past
 PORT=80
 
-ns_router
-ns_new ATK
-ns_new CLI
-ns_new LNX
-ns_link "$ATK" fa0 10.8.1.1/24 fa1 10.8.1.2/24
-ns_link "$CLI" fc0 10.8.2.1/24 fc1 10.8.2.2/24
-ns_link "$LNX" fl0 10.9.0.1/24 fl1 10.9.0.2/24
+flood_topology
 [ "$(in_ns "$LNX" sysctl -n net.ipv4.tcp_syncookies)" = 1 ] || fail "the Linux namespace's tcp_syncookies is not 1"
 
 # flood TARGET SECONDS LOG: hping3's SYN flood from random sources, in the background. The
