@@ -33,8 +33,9 @@ flood_topology
 # flood TARGET SECONDS LOG: hping3's SYN flood from random sources, in the background. The
 # attacker stands for another machine: at the lowest priority it takes idle CPU, not the
 # server's (the kernel's TCP answers in the sender's own softirq; threeway must be scheduled).
+# FLOOD_NICE=0 gives it the server's priority instead.
 flood() {
-	in_ns "$ATK" timeout -s INT "$2" nice -n 19 hping3 --flood --rand-source -S -p "$PORT" "$1" >"$3" 2>&1 &
+	in_ns "$ATK" timeout -s INT "$2" nice -n "${FLOOD_NICE:-19}" hping3 --flood --rand-source -S -p "$PORT" "$1" >"$3" 2>&1 &
 	FLOOD_PID=$!
 }
 
