@@ -69,12 +69,12 @@ nstat_of() {
 	awk -v name="$2" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }' <<<"$1"
 }
 
+# Packets this namespace took from the interface, handed to it, and dropped handing them.
+rx_packets() { ip -s link show dev "$1" | awk '/RX:/ { getline; print $2 }'; }
+tx_packets() { ip -s link show dev "$1" | awk '/TX:/ { getline; print $2 }'; }
+tx_dropped() { ip -s link show dev "$1" | awk '/TX:/ { getline; print $4 }'; }
+
 # Resident memory of a process, KiB.
 rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-
-# The transmitted-packet count hping3 printed at its end, in the log $1.
-hping_sent() {
-	sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$1" | tail -1
 }

@@ -4,8 +4,9 @@
 # tcp_syncookies=2: hping3 sends ACKs from random sources (source ports
 # counting up from a random one), each with a random sequence and
 # acknowledgment number, to a listener that has
-# just sent a cookie (a real client's, redone every half minute so the
-# listener keeps checking: both check only for two minutes after a cookie).
+# just sent a cookie (a real client's, with the flood paused, redone every
+# half minute so the listener keeps checking: both check only for two
+# minutes after a cookie).
 # Every forged ACK that arrives must be checked and refused (or, by
 # threeway, dropped first for a source nothing may be answered to, as the
 # 240/4 the kernel forwards), and no
@@ -17,54 +18,51 @@ net_need hping3 nstat nsenter curl
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 FORGED=${FORGED:-1000000}
-LIMIT_S=120        # per server: under load 10^6 took about 70 s
+LIMIT_S=240        # per server: the sanitized serve under heavy load takes about 4,500 a second
 PRIME_S=30
 PORT=80
 
 flood_topology
 in_ns "$LNX" sysctl -qw net.ipv4.tcp_syncookies=2
 
-# tx_packets IF: packets this namespace has handed to the interface (toward the server).
-tx_packets() { ip -s link show dev "$1" | awk '/TX:/ { getline; print $2 }'; }
-tx_dropped() { ip -s link show dev "$1" | awk '/TX:/ { getline; print $4 }'; }
-
-# prime TARGET: one real client, whose SYN gets a cookie.
+# prime TARGET: one real client, whose SYN gets a cookie (with the flood paused, so it gets through).
 prime() {
 	[ "$(in_ns "$CLI" curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$1:$PORT/")" = 200 ] ||
 		fail "a real client was not served by $1"
 	PRIMES=$((PRIMES + 1))
 }
 
-# forge TARGET IF: primes, then floods forged ACKs until FORGED have gone out of IF, priming
-# again every PRIME_S seconds; sets SENT (hping3's count), DELIVERED, DROPPED, PRIMES, ELAPSED.
+# forge TARGET IF: forged ACKs until FORGED have gone out of IF toward the server, in rounds
+# of PRIME_S seconds each after a real client's connection; sets SENT (what the attacker
+# sent), RATE (a second, while flooding), DELIVERED, DROPPED (in the queue to the server), PRIMES.
 forge() {
-	local target=$1 ifc=$2 tx0 drop0 started primed now
+	local target=$1 ifc=$2 rx0 tx0 drop0 started round pid flooding=0 t0
 	PRIMES=0
-	prime "$target"
+	rx0=$(rx_packets fa0)
 	tx0=$(tx_packets "$ifc")
 	drop0=$(tx_dropped "$ifc")
-	nsenter -t "$ATK" -n nice -n 19 hping3 --flood --rand-source -A -p "$PORT" "$target" >"$WORK/hping.log" 2>&1 &
-	local pid=$!
 	started=$SECONDS
-	primed=$SECONDS
 	while [ $(($(tx_packets "$ifc") - tx0)) -lt "$FORGED" ]; do
-		now=$SECONDS
-		[ $((now - started)) -lt "$LIMIT_S" ] ||
-			{ kill -INT "$pid"; fail "fewer than $FORGED forged ACKs reached $target in $LIMIT_S s"; }
-		if [ $((now - primed)) -ge "$PRIME_S" ]; then
-			prime "$target"
-			primed=$now
-		fi
-		sleep 0.2
+		sleep 0.5   # the queue to the server drains
+		prime "$target"
+		nsenter -t "$ATK" -n hping3 --flood --rand-source -A -p "$PORT" "$target" >"$WORK/hping.log" 2>&1 &
+		pid=$!
+		t0=$EPOCHREALTIME
+		round=$SECONDS
+		while [ $(($(tx_packets "$ifc") - tx0)) -lt "$FORGED" ] && [ $((SECONDS - round)) -lt "$PRIME_S" ]; do
+			[ $((SECONDS - started)) -lt "$LIMIT_S" ] ||
+				{ cat "$WORK/hping.log"; fail "fewer than $FORGED forged ACKs reached $target in $LIMIT_S s"; }
+			sleep 0.2
+		done
+		kill -INT "$pid"
+		wait "$pid" || true
+		flooding=$(awk -v f="$flooding" -v t0="$t0" -v now="$EPOCHREALTIME" 'BEGIN { print f + now - t0 }')
 	done
-	kill -INT "$pid"
-	wait "$pid" || true
-	ELAPSED=$((SECONDS - started))
 	sleep 1
-	SENT=$(hping_sent "$WORK/hping.log")
+	SENT=$(($(rx_packets fa0) - rx0))
+	RATE=$(awk -v n="$SENT" -v t="$flooding" 'BEGIN { printf "%d", n / t }')
 	DELIVERED=$(($(tx_packets "$ifc") - tx0))
 	DROPPED=$(($(tx_dropped "$ifc") - drop0))
-	[ -n "$SENT" ] || { cat "$WORK/hping.log"; fail "hping3 did not flood"; }
 }
 
 # ------------------------------------------------------------------ threeway
@@ -75,7 +73,7 @@ forge 10.7.0.2 tw0
 s1=$(serve_stats)
 stop_serve
 delta() { echo $(( $(stat_of "$s1" "$1") - $(stat_of "$s0" "$1") )); }
-tw_sent=$SENT tw_delivered=$DELIVERED tw_dropped=$DROPPED tw_primes=$PRIMES tw_s=$ELAPSED
+tw_sent=$SENT tw_rate=$RATE tw_delivered=$DELIVERED tw_dropped=$DROPPED tw_primes=$PRIMES
 tw_invalid=$(delta 'cookies invalid')
 tw_valid=$(delta 'cookies valid')
 tw_opens=$(delta 'passive opens')
@@ -90,15 +88,15 @@ n0=$(ns_nstat "$LNX")
 forge 10.9.0.2 fl0
 n1=$(ns_nstat "$LNX")
 ndelta() { echo $(( $(nstat_of "$n1" "$1") - $(nstat_of "$n0" "$1") )); }
-lx_sent=$SENT lx_delivered=$DELIVERED lx_dropped=$DROPPED lx_primes=$PRIMES lx_s=$ELAPSED
+lx_sent=$SENT lx_rate=$RATE lx_delivered=$DELIVERED lx_dropped=$DROPPED lx_primes=$PRIMES
 lx_invalid=$(ndelta TcpExtSyncookiesFailed)
 lx_valid=$(ndelta TcpExtSyncookiesRecv)
 lx_opens=$(ndelta TcpPassiveOpens)
 
 # ------------------------------------------------------------------- figures
 printf '%-40s %12s %12s\n' "forged cookie ACKs" threeway Linux
-printf '%-40s %12s %12s\n' "sent by hping3" "$tw_sent" "$lx_sent"
-printf '%-40s %12s %12s\n' "  per second" $((tw_sent / (tw_s ? tw_s : 1))) $((lx_sent / (lx_s ? lx_s : 1)))
+printf '%-40s %12s %12s\n' "sent by hping3 (as the router took them)" "$tw_sent" "$lx_sent"
+printf '%-40s %12s %12s\n' "  per second" "$tw_rate" "$lx_rate"
 printf '%-40s %12s %12s\n' "reached the server's link" "$tw_delivered" "$lx_delivered"
 printf '%-40s %12s %12s\n' "dropped in the queue to the server" "$tw_dropped" "$lx_dropped"
 printf '%-40s %12s %12s\n' "dropped for their source (broadcast...)" "$tw_badsrc" "-"

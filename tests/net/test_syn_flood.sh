@@ -38,22 +38,19 @@ flood_topology
 # FLOOD_NICE=0 gives the attacker the server's priority.
 SERVER_CPU=$(( $(nproc) - 1 ))
 
-# The packets this namespace has taken from the attacker.
-attacker_packets() { ip -s link show dev fa0 | awk '/RX:/ { getline; print $2 }'; }
-
 # flood_start TARGET LOG: hping3's SYN flood from random sources, in the background; returns
 # once SYNs flow (a starved attacker may take a while to start), the clock started.
 flood_start() {
 	local rx0 i
-	rx0=$(attacker_packets)
+	rx0=$(rx_packets fa0)
 	nsenter -t "$ATK" -n taskset -c "$SERVER_CPU" nice -n "${FLOOD_NICE:-19}" \
 		hping3 --flood --rand-source -S -p "$PORT" "$1" >"$2" 2>&1 &
 	FLOOD_PID=$!
 	for i in $(seq 300); do
-		[ "$(attacker_packets)" -gt $((rx0 + 100)) ] && break
+		[ "$(rx_packets fa0)" -gt $((rx0 + 100)) ] && break
 		sleep 0.1
 	done
-	[ "$(attacker_packets)" -gt $((rx0 + 100)) ] || { cat "$2"; fail "hping3 did not flood"; }
+	[ "$(rx_packets fa0)" -gt $((rx0 + 100)) ] || { cat "$2"; fail "hping3 did not flood"; }
 	FLOOD_RX0=$rx0
 	FLOOD_T0=$EPOCHREALTIME
 }
@@ -65,7 +62,7 @@ flood_stop() {
 	sleep "$left"
 	kill -INT "$FLOOD_PID"
 	wait "$FLOOD_PID" || true
-	FLOOD_RATE=$(awk -v n=$(($(attacker_packets) - FLOOD_RX0)) -v t0="$FLOOD_T0" -v now="$EPOCHREALTIME" \
+	FLOOD_RATE=$(awk -v n=$(($(rx_packets fa0) - FLOOD_RX0)) -v t0="$FLOOD_T0" -v now="$EPOCHREALTIME" \
 		'BEGIN { printf "%d", n / (now - t0) }')
 }
 
@@ -102,7 +99,7 @@ tw_rate=$FLOOD_RATE
 sleep 1
 rss1=$(rss_kib "$SERVE_PID")
 s1=$(serve_stats)
-tw_drops=$(ip -s link show dev tw0 | awk '/TX:/ { getline; print $4 }')
+tw_drops=$(tx_dropped tw0)
 stop_serve
 delta() { echo $(( $(stat_of "$s1" "$1") - $(stat_of "$s0" "$1") )); }
 tw_syns=$(delta 'SYNs received')
