@@ -23,6 +23,7 @@ static const char serve_usage[] =
 	"usage: threeway serve --tun NAME --addr ADDR/LEN [--addr ADDR/LEN] --port N\n"
 	"                      --app http|echo|discard|chargen [--root DIR] [--trace] [--pcap FILE]\n"
 	"                      [--head-timeout SECONDS] [--max-header-bytes N] [--max-conns-per-client N]\n"
+	"                      [--backlog N] [--syncookies overflow|always|off]\n"
 	"\n"
 	"Serves an application on the stack's addresses over a TUN interface, until\n"
 	"SIGINT or SIGTERM, then closes its connections (FIN) and exits. SIGUSR1 prints\n"
@@ -46,6 +47,8 @@ static const char serve_usage[] =
 	"  --max-conns-per-client N\n"
 	"                    connections one address may hold open; the next is reset\n"
 	"                    right after its handshake (default 256)\n"
+	"  --syncookies WHEN SYN cookies: overflow (when the SYN queue is full, the\n"
+	"                    default, as Linux's tcp_syncookies=1), always, or off\n"
 	NET_OPTIONS_HELP
 	"  -h, --help        this help\n";
 
@@ -74,7 +77,24 @@ struct serve_opts {
 	long backlog;
 	struct app_limits limits;
 	const char *http_flag;      /* a flag given that only the http app has */
+	uint8_t syncookies;   /* enum tw_syncookies */
 };
+
+static int parse_syncookies(const char *arg, uint8_t *out)
+{
+	static const struct { const char *name; enum tw_syncookies when; } names[] = {
+		{ "overflow", TW_SYNCOOKIES_ON_OVERFLOW },
+		{ "always", TW_SYNCOOKIES_ALWAYS },
+		{ "off", TW_SYNCOOKIES_OFF },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(arg, names[i].name)) {
+			*out = (uint8_t)names[i].when;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static int parse_number(const char *arg, long lo, long hi, long *out)
 {
@@ -127,6 +147,7 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		{ "head-timeout", required_argument, NULL, 'o' },
 		{ "max-header-bytes", required_argument, NULL, 'm' },
 		{ "max-conns-per-client", required_argument, NULL, 'c' },
+		{ "syncookies", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		NET_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -169,6 +190,13 @@ static int parse_serve_args(int argc, char **argv, struct serve_opts *o, FILE *o
 		case 'c':
 			if (parse_limit(c, optarg, &o->limits, err))
 				return 2;
+			break;
+		case 'k':
+			if (parse_syncookies(optarg, &o->syncookies)) {
+				fprintf(err, "threeway serve: --syncookies wants overflow, always or off, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(serve_usage, out);
@@ -309,7 +337,7 @@ static void shut_down(struct serve *s)
 
 int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct serve_opts o = { .app = -1, .backlog = 128 };
+	struct serve_opts o = { .app = -1, .backlog = 128, .syncookies = TW_SYNCOOKIES_ON_OVERFLOW };
 	app_limits_init(&o.limits);
 	int rc = parse_serve_args(argc, argv, &o, out, err);
 	if (rc)
@@ -322,6 +350,7 @@ int cmd_serve(int argc, char **argv, FILE *out, FILE *err)
 			    .trace_queue = true };
 	struct tw_stack_config cfg;
 	tw_stack_config_init(&cfg);
+	cfg.syncookies = o.syncookies;
 	if (net_open(&s.net, &o.net, &cfg))
 		return 1;
 	if (!(s.app = app_server_new((enum app_kind)o.app, o.root))) {

@@ -575,12 +575,16 @@ void net_print_stats(struct net *n, unsigned listeners, FILE *f)
 	tw_stack_stats(n->st, &s);
 	fprintf(f, "threeway %s: %u connections open (TIME-WAIT included), %u listening; %llu passive opens, "
 		   "%llu active opens, %llu reset, %llu timed out; %llu segments in, %llu out, "
-		   "%llu retransmitted; %llu pings answered; %llu datagrams reassembled; dropped:",
+		   "%llu retransmitted; %llu pings answered; %llu datagrams reassembled; listeners: %llu SYNs received, "
+		   "%llu SYN queue overflows, %llu cookies sent, %llu cookies valid, %llu cookies invalid; dropped:",
 		n->cmd, s.conns - listeners, listeners, (unsigned long long)s.passive_opens,
 		(unsigned long long)s.active_opens, (unsigned long long)s.conns_reset,
 		(unsigned long long)s.conns_timed_out, (unsigned long long)s.in_segs,
 		(unsigned long long)s.out_segs, (unsigned long long)s.retrans_segs,
-		(unsigned long long)s.icmp_echo_replies, (unsigned long long)s.reass_ok);
+		(unsigned long long)s.icmp_echo_replies, (unsigned long long)s.reass_ok,
+		(unsigned long long)s.syns_received, (unsigned long long)s.syn_queue_overflows,
+		(unsigned long long)s.cookies_sent, (unsigned long long)s.cookies_valid,
+		(unsigned long long)s.cookies_invalid);
 	/* Each reason the stack dropped packets for, by the name tw_drop_name gives it. */
 	bool any = false;
 	for (int why = 1; why < TW_DROP_COUNT; why++) {

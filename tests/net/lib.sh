@@ -83,16 +83,26 @@ start_serve() {
 	wait_serving "$WORK/serve.log"
 }
 
-# The "N connections open" that `threeway serve` prints on SIGUSR1.
-serve_open_connections() {
-	local before
+# The line of counters `threeway serve` prints on SIGUSR1, fresh.
+serve_stats() {
+	local before i
 	before=$(grep -c 'connections open' "$WORK/serve.log" || true)
 	kill -USR1 "$SERVE_PID"
 	for i in $(seq 50); do
 		[ "$(grep -c 'connections open' "$WORK/serve.log" || true)" -gt "$before" ] && break
 		sleep 0.1
 	done
-	grep 'connections open' "$WORK/serve.log" | tail -1 | sed 's/.*: \([0-9]*\) connections open.*/\1/'
+	grep 'connections open' "$WORK/serve.log" | tail -1
+}
+
+# One counter of a serve_stats line, by the words after its number: stat_of "$line" 'cookies sent'.
+stat_of() {
+	grep -o "[0-9]* $2" <<<"$1" | head -1 | cut -d' ' -f1
+}
+
+# The "N connections open" that `threeway serve` prints on SIGUSR1.
+serve_open_connections() {
+	stat_of "$(serve_stats)" 'connections open'
 }
 
 # Stops `threeway serve` with SIGTERM and checks it exits 0.

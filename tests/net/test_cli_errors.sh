@@ -39,6 +39,7 @@ expect_error 'not a unicast address' "$TW" serve --tun tw5 --addr 224.0.0.1/24 -
 expect_error 'leaves no address for the host' "$TW" serve --tun tw5 --addr 10.7.0.2/32 --port 80 --app echo
 expect_error 'port from 1 to 65535' "$TW" serve --tun tw5 --addr 10.7.0.2/24 --port 70000 --app echo
 expect_error 'http, echo, discard or chargen' "$TW" serve --tun tw5 --addr 10.7.0.2/24 --port 80 --app gopher
+expect_error 'overflow, always or off' "$TW" serve --tun tw5 --addr 10.7.0.2/24 --port 80 --app echo --syncookies sometimes
 expect_error 'is required' "$TW" serve --addr 10.7.0.2/24 --port 80 --app echo
 
 start_serve --tun tw0 --addr 10.7.0.2/24 --port 80 --app echo
