@@ -55,6 +55,20 @@ static void on_output(void *ctx, const uint8_t *pkt, size_t len)
 	w->sent_any = true;
 }
 
+/* Every event is one the API names, with a state change between real states. */
+static void on_event(void *ctx, const struct tw_event *ev)
+{
+	(void)ctx;
+	if (ev->size != sizeof(*ev))
+		abort();
+	if (ev->type == TW_EVENT_STATE && (ev->old_state == ev->new_state || ev->new_state > TW_TIME_WAIT))
+		abort();
+	if (ev->type == TW_EVENT_DROP && (ev->drop < 1 || ev->drop >= TW_DROP_COUNT))
+		abort();
+	if (ev->type < TW_EVENT_STATE || ev->type > TW_EVENT_DROP)
+		abort();
+}
+
 static struct synack *slot_of(struct world *w, uint8_t family, uint8_t peer, uint16_t sport)
 {
 	return &w->synacks[family_index(family)][(peer - 1) % PEERS][(sport - 40000) % PORTS];
@@ -246,6 +260,7 @@ static void setup(struct world *w, uint8_t conf)
 	w->cfg.rcvbuf = w->cfg.sndbuf = 4096;
 	w->cfg.output = on_output;
 	w->cfg.output_ctx = w;
+	w->cfg.event = on_event;
 	w->st = fz_stack_new(&w->cfg);
 	w->now = 5000000;
 	tw_poll(w->st, w->now);
