@@ -222,7 +222,7 @@ enum tw_drop {
 	/* The IP layer */
 	TW_DROP_IP_MALFORMED = 1,   /* the IP header fails to parse: version, lengths, header checksum */
 	TW_DROP_NOT_LOCAL,          /* not to one of the stack's addresses */
-	TW_DROP_BAD_SOURCE,         /* from multicast, broadcast, "this network", loopback or :: */
+	TW_DROP_BAD_SOURCE,         /* from multicast, broadcast, "this network", loopback, :: or our own address */
 	TW_DROP_PROTOCOL,           /* neither TCP nor ICMP */
 	TW_DROP_FRAGMENT,           /* an IP fragment, with reassembly off (reass_max_bytes or reass_max_datagrams 0) */
 	TW_DROP_ICMP_MALFORMED,     /* an ICMP message too short or with a bad checksum */

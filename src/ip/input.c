@@ -170,7 +170,12 @@ static int input_packet(struct ip_layer *ip, const uint8_t *buf, size_t len, str
 	/* RFC 1122 3.2.1.3, RFC 9293 3.9.1: only our addresses, never from a source nothing can be answered to. */
 	if (!ip_is_local(ip->cfg, p->family, p->dst))
 		return ip_drop_packet(ip, TW_DROP_NOT_LOCAL, p);
-	if (ip_is_bad_source(p->family, p->src))
+	/*
+	 * Nor from one of our own addresses (a "land" packet, which would have
+	 * the stack answer itself): Linux drops it as a martian source on
+	 * IPv4 (accept_local off by default); the same holds for IPv6 here.
+	 */
+	if (ip_is_bad_source(p->family, p->src) || ip_is_local(ip->cfg, p->family, p->src))
 		return ip_drop_packet(ip, TW_DROP_BAD_SOURCE, p);
 	if (frag.is_fragment) {
 		/* A reassembled packet has no fragment header: the first fragment's chain was walked whole. */

@@ -429,7 +429,7 @@ static struct tcp_conn *promote(struct tcp_conn *l, struct tcp_req *r, const str
 		o->has |= WIRE_HAS_WSCALE;
 		o->wscale = r->peer_wscale;
 	}
-	st->stats.conns--;   /* REVIEW FIX: the entry's place passes to the control block */
+	st->stats.conns--;   /* the entry's place under max_conns passes to the control block */
 	struct tcp_conn *c = child_new(l, &syn, r->iss ? r->iss : 1);
 	st->stats.conns++;
 	if (!c)

@@ -331,7 +331,7 @@ void tcp_reqs_run(struct tw_stack *st, uint64_t now)
 uint64_t tcp_reqs_next(const struct tw_stack *st)
 {
 	uint64_t next = UINT64_MAX;
-	uint64_t ms = st->now / 1000;   /* REVIEW FIX: all 64 bits */
+	uint64_t ms = st->now / 1000;   /* all 64 bits: no wrap after 2^32 ms */
 	for (uint32_t k = 0; k <= st->cfg.synack_retries; k++) {
 		const struct tcp_req *r = st->req_queues[k].head;
 		if (!r)
