@@ -111,10 +111,13 @@ printf '%-40s %12s %12s\n' "  of them by forged ACKs" $((tw_opens - tw_primes)) 
 [ "$tw_opens" = "$tw_primes" ] && [ "$tw_valid" = "$tw_primes" ] ||
 	fail "threeway made $tw_opens connections ($tw_valid valid cookies) for $tw_primes real clients"
 tw_seen=$((tw_invalid + tw_badsrc))
-[ "$tw_seen" -le "$tw_delivered" ] && [ "$tw_seen" -ge $((tw_delivered - 20 * tw_primes)) ] ||
+# Besides the real clients' packets, the kernel's own IPv6 chatter on the new link (router
+# solicitations, MLD reports) counts as delivered: a few dozen packets at most.
+LINK_CHATTER=64
+[ "$tw_seen" -le "$tw_delivered" ] && [ "$tw_seen" -ge $((tw_delivered - 20 * tw_primes - LINK_CHATTER)) ] ||
 	fail "threeway refused $tw_invalid cookies and $tw_badsrc sources of $tw_delivered packets delivered"
 [ "$tw_seen" -ge $((FORGED - 20 * tw_primes)) ] || fail "threeway took only $tw_seen forged ACKs"
-[ "$lx_invalid" -ge $((lx_delivered - 20 * lx_primes)) ] ||
+[ "$lx_invalid" -ge $((lx_delivered - 20 * lx_primes - LINK_CHATTER)) ] ||
 	fail "Linux refused $lx_invalid cookies of $lx_delivered packets delivered"
 [ "$lx_opens" = "$lx_primes" ] || fail "Linux made $lx_opens connections for $lx_primes real clients"
 echo "PASS"
