@@ -30,20 +30,22 @@ PORT=80
 flood_topology
 [ "$(in_ns "$LNX" sysctl -n net.ipv4.tcp_syncookies)" = 1 ] || fail "the Linux namespace's tcp_syncookies is not 1"
 
-# The server and the attacker share one CPU, the attacker at the lowest priority: it floods
-# with whatever the server leaves of that CPU. The kernel's TCP answers a SYN in the
-# sender's own softirq, so there the attacker's time pays for it; threeway is a process that
-# reads each SYN and writes its SYN-ACK, two system calls, and must be scheduled. Unthrottled,
-# hping3 on a core of its own outruns the sanitized build (see docs/security.md).
-# FLOOD_NICE=0 gives the attacker the server's priority.
+# Performance is measured on the optimized build (THREEWAY_RELEASE_BIN, built beside the
+# sanitized one): AddressSanitizer more than doubles the cost of each packet. The attacker
+# floods from a CPU of its own at the server's priority, as fast as hping3 can; FLOOD_CPU and
+# FLOOD_NICE override that (FLOOD_CPU=$SERVER_CPU FLOOD_NICE=19 shares the server's CPU, the
+# attacker taking what the server leaves).
 SERVER_CPU=$(( $(nproc) - 1 ))
+ATTACKER_CPU=${FLOOD_CPU:-$(( $(nproc) > 1 ? 0 : SERVER_CPU ))}
+[ -x "${THREEWAY_RELEASE_BIN:-}" ] && TW="$THREEWAY_RELEASE_BIN"
+echo "serving with $TW"
 
 # flood_start TARGET LOG: hping3's SYN flood from random sources, in the background; returns
 # once SYNs flow (a starved attacker may take a while to start), the clock started.
 flood_start() {
 	local rx0 i
 	rx0=$(rx_packets fa0)
-	nsenter -t "$ATK" -n taskset -c "$SERVER_CPU" nice -n "${FLOOD_NICE:-19}" \
+	nsenter -t "$ATK" -n taskset -c "$ATTACKER_CPU" nice -n "${FLOOD_NICE:-0}" \
 		hping3 --flood --rand-source -S -p "$PORT" "$1" >"$2" 2>&1 &
 	FLOOD_PID=$!
 	for i in $(seq 300); do
