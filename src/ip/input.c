@@ -141,7 +141,7 @@ static int deliver(struct ip_layer *ip, const struct ip_packet *p)
 
 int ip_input(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p)
 {
-	struct ip_fragment frag;
+	struct ip_fragment frag = { 0 }; /* GCC 12 -O2 cannot see that a parse returning 0 filled it */
 	int r;
 
 	if (len < 1)
