@@ -154,7 +154,7 @@ static int fragment_input(struct ip_layer *ip, struct ip_packet *p, const struct
 
 static int input_packet(struct ip_layer *ip, const uint8_t *buf, size_t len, struct ip_packet *p, bool reassembled)
 {
-	struct ip_fragment frag;
+	struct ip_fragment frag = { 0 }; /* GCC 12 -O2 cannot see that a parse returning 0 filled it */
 	int r;
 
 	if (len < 1)

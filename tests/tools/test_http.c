@@ -498,10 +498,17 @@ static char base[] = "/tmp/threeway-http-XXXXXX";
 static char root[PATH_MAX];        /* as given */
 static char real_root[PATH_MAX];   /* as realpath has it */
 
+/* dir/rel into out, which it must fit: a test path cut short would test another path. */
+static void path_join(char *out, size_t cap, const char *dir, const char *rel)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, rel);
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
 static void make_file(const char *rel, const char *text)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	path_join(path, sizeof(path), base, rel);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);
@@ -511,14 +518,14 @@ static void make_file(const char *rel, const char *text)
 static void make_dir(const char *rel)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	path_join(path, sizeof(path), base, rel);
 	assert_int_equal(mkdir(path, 0755), 0);
 }
 
 static void make_link(const char *target, const char *rel)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	path_join(path, sizeof(path), base, rel);
 	assert_int_equal(symlink(target, path), 0);
 }
 
@@ -540,7 +547,7 @@ static int setup_tree(void **state)
 	(void)state;
 	if (!mkdtemp(base))
 		return -1;
-	snprintf(root, sizeof(root), "%s/root", base);
+	path_join(root, sizeof(root), base, "root");
 	make_dir("root");
 	make_dir("outside");
 	make_dir("rootevil");
@@ -563,7 +570,7 @@ static int setup_tree(void **state)
 	make_link("../../outside/secret.txt", "root/trap/index.html");
 	make_link("/etc/passwd", "root/abs-out");
 	char fifo[PATH_MAX];
-	snprintf(fifo, sizeof(fifo), "%s/fifo", root);
+	path_join(fifo, sizeof(fifo), root, "fifo");
 	if (mkfifo(fifo, 0644))
 		return -1;
 	if (!realpath(root, real_root))
@@ -593,7 +600,7 @@ static void expect_file(const char *target, const char *rel)
 	int r = http_resolve(root, target, out, sizeof(out));
 	if (r != 0)
 		fail_msg("resolving \"%s\": %d, want the file %s", target, r, rel);
-	snprintf(want, sizeof(want), "%s/%s", real_root, rel);
+	path_join(want, sizeof(want), real_root, rel);
 	assert_string_equal(out, want);
 }
 
@@ -758,7 +765,7 @@ static void test_http_resolve_output_capacity(void **state)
 {
 	(void)state;
 	char want[PATH_MAX];
-	snprintf(want, sizeof(want), "%s/a.txt", real_root);
+	path_join(want, sizeof(want), real_root, "a.txt");
 	size_t need = strlen(want) + 1;
 	for (size_t cap = need - 2; cap <= need; cap++) {
 		char *out = malloc(cap);
@@ -811,7 +818,7 @@ static void test_http_resolve_no_permission(void **state)
 	char path[PATH_MAX];
 	make_dir("root/locked");
 	make_file("root/locked/f.txt", "locked\n");
-	snprintf(path, sizeof(path), "%s/locked", root);
+	path_join(path, sizeof(path), root, "locked");
 	assert_int_equal(chmod(path, 0600), 0);
 	expect_refused("/locked/f.txt", 403);
 	assert_int_equal(chmod(path, 0755), 0);
