@@ -553,8 +553,8 @@ static int report_ts(FILE *out, const struct audit_opts *o, const struct isn_sam
 	fprintf(out, "TSval: in %zu SYN-ACKs, a %.0f Hz clock; %zu of %zu connections on the line of the one before: %s\n",
 		ts.with_ts, ts.hz, ts.on_line, ts.compared,
 		ts.shared ? "one clock shared by connections" : "an offset per connection");
-	double implied = (double)ts.last_tsval / ts.hz;
-	fprintf(out, "TSval / Hz = %.0f s (%.2f days)", implied, implied / 86400);
+	double implied = (double)ts.last_tsval / ts.nominal_hz;
+	fprintf(out, "TSval / Hz = %.0f s (%.2f days at %.0f Hz)", implied, implied / 86400, ts.nominal_hz);
 	if (o->uptime_s >= 0) {
 		/* The uptime given was taken at the start; the last TSval came later. */
 		double up = o->uptime_s + (double)(ts.last_recv_us - s[0].sent_us) / 1e6;

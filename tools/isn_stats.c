@@ -267,6 +267,22 @@ static bool ts_slope(const struct isn_sample *s, size_t n, double *hz)
 	return *hz > 0;
 }
 
+/*
+ * The rate measured over a few SYN-ACKs 10 ms apart is off by a percent or
+ * so (ticks of 1 ms against arrival jitter), and a percent of days of uptime
+ * is hours: so the measured rate is taken for the nearest of the rates
+ * stacks use (RFC 7323 5.4: 1 ms to 1 s a tick; Linux counts 1000 Hz, older
+ * kernels their jiffies, Linux's usec option 1 MHz) when within 5% of it.
+ */
+static double ts_nominal_hz(double hz)
+{
+	static const double rates[] = { 1, 10, 100, 250, 300, 1000, 1000000 };
+	for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+		if (fabs(hz - rates[i]) <= rates[i] * 0.05)
+			return rates[i];
+	return hz;
+}
+
 void isn_ts_analyse(const struct isn_sample *spread, size_t n_spread, const struct isn_sample *tuple,
 		    size_t n_tuple, struct isn_ts *out)
 {
@@ -294,6 +310,7 @@ void isn_ts_analyse(const struct isn_sample *spread, size_t n_spread, const stru
 	out->hz_known = ts_slope(tuple, n_tuple, &out->hz) || ts_slope(spread, n_spread, &out->hz);
 	if (!out->hz_known || !first)
 		return;
+	out->nominal_hz = ts_nominal_hz(out->hz);
 	/*
 	 * Each connection against the one before it, so that an error in Hz
 	 * does not add up over the run: on the line when within 2 ticks plus
@@ -319,7 +336,7 @@ bool isn_ts_counts_uptime(const struct isn_ts *ts, double uptime_s, double slack
 {
 	if (!ts->hz_known || uptime_s < 0)
 		return false;
-	double expect = fmod(uptime_s * ts->hz, 4294967296.0);
+	double expect = fmod(uptime_s * ts->nominal_hz, 4294967296.0);
 	int32_t r = (int32_t)(ts->last_tsval - (uint32_t)expect);
-	return fabs((double)r) <= slack_s * ts->hz;
+	return fabs((double)r) <= slack_s * ts->nominal_hz;
 }

@@ -73,7 +73,8 @@ void isn_tuple_advance(const struct isn_sample *s, size_t n, struct isn_advance 
 struct isn_ts {
 	size_t with_ts;      /* samples of different connections that carried a timestamp */
 	bool hz_known;
-	double hz;           /* TSval ticks per second */
+	double hz;           /* TSval ticks per second, as measured */
+	double nominal_hz;   /* ... snapped to the clock rate stacks use, when near one */
 	size_t compared;     /* connections compared with the line of the one before */
 	size_t on_line;      /* ... whose TSval lay on it */
 	bool shared;         /* different connections' TSvals lie on one line */
@@ -90,8 +91,8 @@ void isn_ts_analyse(const struct isn_sample *spread, size_t n_spread, const stru
 
 /*
  * Does TSval count the host's uptime? `uptime_s` is the host's real uptime
- * when the last TSval arrived. True when TSval / Hz is within `slack_s` of
- * it (modulo the 2^32 wrap of TSval).
+ * when the last TSval arrived. True when TSval / nominal Hz is within
+ * `slack_s` of it (modulo the 2^32 wrap of TSval).
  */
 bool isn_ts_counts_uptime(const struct isn_ts *ts, double uptime_s, double slack_s);
 

@@ -221,6 +221,28 @@ static void test_ts_shared_clock_counts_uptime(void **state)
 	assert_false(isn_ts_counts_uptime(&ts, up_last + 3600, 60));
 }
 
+static void test_ts_uptime_is_found_with_a_rate_measured_off(void **state)
+{
+	(void)state;
+	/* A 1000 Hz clock measured as 1008 Hz: after four hours up, 0.8% is two minutes. */
+	struct isn_ts ts = { .hz_known = true, .hz = 1008, .last_tsval = 15000u * 1000 };
+	ts.nominal_hz = 1000;
+	assert_true(isn_ts_counts_uptime(&ts, 15000, 60));
+	/* And isn_ts_analyse snaps such a rate to 1000 Hz; one far from any stays as it is. */
+	times();
+	for (int i = 0; i < N; i++) {
+		s[i].has_ts = true;
+		s[i].tsval = (uint32_t)((double)s[i].recv_us * 1.008 / 1000);
+	}
+	isn_ts_analyse(s, N, NULL, 0, &ts);
+	assert_true(fabs(ts.hz - 1008) < 2);
+	assert_true(ts.nominal_hz == 1000);
+	for (int i = 0; i < N; i++)
+		s[i].tsval = (uint32_t)((double)s[i].recv_us * 0.6 / 1000);
+	isn_ts_analyse(s, N, NULL, 0, &ts);
+	assert_true(fabs(ts.nominal_hz - 600) < 2);
+}
+
 static void test_ts_offsets_per_connection(void **state)
 {
 	(void)state;
@@ -265,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_clock_isn_is_predicted_by_the_clock),
 		cmocka_unit_test(test_tuple_advances_with_time),
 		cmocka_unit_test(test_ts_shared_clock_counts_uptime),
+		cmocka_unit_test(test_ts_uptime_is_found_with_a_rate_measured_off),
 		cmocka_unit_test(test_ts_offsets_per_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
